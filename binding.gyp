@@ -1,0 +1,36 @@
+{
+  "targets": [
+    {
+      "target_name": "ceph_rbd",
+      "sources": [
+        "native/addon.cc",
+        "native/common/errors.cc",
+        "native/common/handle.cc",
+        "native/common/aio.cc",
+        "native/common/progress.cc",
+        "native/rados_cluster.cc",
+        "native/rados_ioctx.cc",
+        "native/rados_object.cc",
+        "native/rbd_admin.cc",
+        "native/rbd_admin_trash.cc",
+        "native/rbd_image.cc",
+        "native/rbd_image_io.cc",
+        "native/rbd_snap.cc",
+        "native/rbd_clone.cc",
+        "native/rbd_image_meta.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "libraries": ["-lrados", "-lrbd"],
+      "conditions": [
+        ["OS=='linux' and '<!(echo $CEPH_RBD_SANITIZE)'=='1'", {
+          "cflags_cc": ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-g", "-O1"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }]
+      ]
+    }
+  ]
+}

@@ -1,0 +1,66 @@
+#include "common/aio.h"
+
+#include "common/addon_data.h"
+
+namespace cephrbd {
+
+AioDispatcher::AioDispatcher(Napi::Env env) {
+  tsfn_ = Tsfn::New(env, "ceph-rbd:aio", 0, 1);
+  tsfn_.Unref(env);  // idle: do not keep the process alive
+}
+
+void AioDispatcher::Begin(Napi::Env env) {
+  if (outstanding_++ == 0) tsfn_.Ref(env);
+}
+
+void AioDispatcher::End(Napi::Env env) {
+  if (--outstanding_ == 0) tsfn_.Unref(env);
+}
+
+void AioDispatcher::Post(AioOp* op) {
+  if (shutdown_.load(std::memory_order_acquire)) return;  // teardown: dropped
+  if (tsfn_.NonBlockingCall(op) != napi_ok) return;  // closing: dropped
+}
+
+void AioDispatcher::Shutdown() {
+  if (shutdown_.exchange(true)) return;
+  tsfn_.Release();
+}
+
+void AioDispatcher::CallJs(Napi::Env env, Napi::Function, void*, AioOp* op) {
+  if (env == nullptr) return;  // the function is being torn down
+  op->Settle(env);
+}
+
+AioDispatcher* DispatcherFor(Napi::Env env) { return AddonData::Get(env)->aio; }
+
+AioOp::AioOp(Napi::Env env, Handle* handle, ErrorContext ctx)
+    : deferred_(Napi::Promise::Deferred::New(env)),
+      dispatcher_(DispatcherFor(env)),
+      handle_(handle),
+      ctx_(std::move(ctx)) {
+  pins_.reserve(2);
+  if (handle_ != nullptr) pins_.push_back(Napi::Persistent(handle_->JsObject()));
+}
+
+// librbd's finisher thread: read the result, free the completion, hand over.
+void AioOp::OnComplete(rbd_completion_t c, void* arg) {
+  auto* op = static_cast<AioOp*>(arg);
+  op->rc_ = rbd_aio_get_return_value(c);
+  rbd_aio_release(c);
+  op->dispatcher_->Post(op);
+}
+
+void AioOp::Settle(Napi::Env env) {
+  Napi::HandleScope scope(env);
+  if (rc_ < 0) {
+    deferred_.Reject(MakeCephError(env, static_cast<int>(rc_), ctx_));
+  } else {
+    deferred_.Resolve(Result(env, rc_));
+  }
+  if (submitted_) dispatcher_->End(env);
+  if (handle_ != nullptr) handle_->Leave(env);
+  delete this;
+}
+
+}  // namespace cephrbd

@@ -1,0 +1,88 @@
+// librbd aio completions resolved back on the JS thread, without a worker
+// thread per operation: librbd calls OnComplete on its own finisher thread,
+// which hands the operation to one thread-safe function per environment.
+#pragma once
+#include <napi.h>
+#include <rbd/librbd.h>
+
+#include <atomic>
+
+#include "common/errors.h"
+#include "common/handle.h"
+
+namespace cephrbd {
+
+class AioOp;
+
+class AioDispatcher {
+ public:
+  explicit AioDispatcher(Napi::Env env);
+  // JS thread: an operation was submitted / settled. The dispatcher keeps
+  // the event loop alive only while operations are outstanding.
+  void Begin(Napi::Env env);
+  void End(Napi::Env env);
+  // Any thread: deliver a finished operation to the JS thread.
+  void Post(AioOp* op);
+  // Environment teardown: later completions are dropped.
+  void Shutdown();
+
+ private:
+  static void CallJs(Napi::Env env, Napi::Function, void*, AioOp* op);
+  using Tsfn = Napi::TypedThreadSafeFunction<void, AioOp, &AioDispatcher::CallJs>;
+  Tsfn tsfn_;
+  int outstanding_ = 0;
+  std::atomic<bool> shutdown_{false};
+};
+
+// One in-flight librbd aio operation. Subclass per result shape; Settle()
+// runs on the JS thread with the operation's return value.
+class AioOp {
+ public:
+  AioOp(Napi::Env env, Handle* handle, ErrorContext ctx);
+  virtual ~AioOp() = default;
+
+  // Submits with `submit(completion)`; on a submit error settles at once.
+  // Returns the Promise. The handle must already have been Enter()ed.
+  template <typename Submit>
+  Napi::Promise Start(Napi::Env env, Submit submit);
+
+  void Pin(Napi::Object value) { pins_.push_back(Napi::Persistent(value)); }
+
+ protected:
+  // JS thread: resolve or reject `deferred_` for a non-negative rc.
+  virtual Napi::Value Result(Napi::Env env, ssize_t rc) { return Napi::Number::New(env, static_cast<double>(rc)); }
+  Napi::Promise::Deferred deferred_;
+
+ private:
+  friend class AioDispatcher;
+  static void OnComplete(rbd_completion_t c, void* arg);
+  void Settle(Napi::Env env);
+
+  AioDispatcher* dispatcher_;
+  bool submitted_ = false;
+  Handle* handle_;
+  ErrorContext ctx_;
+  std::vector<Napi::ObjectReference> pins_;
+  ssize_t rc_ = 0;
+};
+
+AioDispatcher* DispatcherFor(Napi::Env env);
+
+template <typename Submit>
+Napi::Promise AioOp::Start(Napi::Env env, Submit submit) {
+  Napi::Promise promise = deferred_.Promise();
+  rbd_completion_t completion = nullptr;
+  int rc = rbd_aio_create_completion(this, &AioOp::OnComplete, &completion);
+  if (rc == 0) {
+    dispatcher_->Begin(env);
+    submitted_ = true;
+    rc = submit(completion);
+    if (rc >= 0) return promise;  // OnComplete will fire
+    rbd_aio_release(completion);
+  }
+  rc_ = rc;
+  Settle(env);  // deletes this
+  return promise;
+}
+
+}  // namespace cephrbd

@@ -1,0 +1,56 @@
+// Progress and cancellation for long librbd operations (flatten, remove,
+// copy, resize, rollback). librbd calls Callback() on its own thread; the
+// latest (done, total) is delivered to the JS callback through a
+// thread-safe function, coalesced so a slow JS thread sees the newest value
+// rather than a backlog. Cancellation reads a flag in an Int32Array that the
+// JS side sets to 1 on abort: librbd stops when the callback returns non-zero.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include <rbd/librbd.h>
+
+#include "common/worker.h"
+
+namespace cephrbd {
+
+class Progress {
+ public:
+  // onProgress and cancelFlag may both be empty/undefined.
+  Progress(Napi::Env env, Napi::Value onProgress, Napi::Value cancelFlag);
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  // librbd_progress_fn_t: pass Progress::Callback and this.
+  static int Callback(uint64_t done, uint64_t total, void* self);
+  bool Cancelled() const;
+  // Worker thread, after the operation: no more progress will be posted.
+  void Done();
+
+ private:
+  struct Shared {
+    std::atomic<uint64_t> done{0};
+    std::atomic<uint64_t> total{0};
+    std::atomic<bool> posted{false};
+  };
+  static void CallJs(Napi::Env env, Napi::Function fn, void*, std::shared_ptr<Shared>* item);
+  using Tsfn = Napi::TypedThreadSafeFunction<void, std::shared_ptr<Shared>, &Progress::CallJs>;
+
+  Tsfn tsfn_;
+  bool hasTsfn_ = false;
+  std::shared_ptr<Shared> shared_;
+  int32_t* flag_ = nullptr;
+};
+
+// Runs `call(progressFn, arg)` on a worker thread with progress and cancel;
+// a cancelled operation rejects with ECANCELED. The cancel flag is pinned.
+Napi::Promise RunWithProgress(Napi::Env env, Handle* handle, ErrorContext ctx,
+                              Napi::Value onProgress, Napi::Value cancelFlag,
+                              std::function<int(librbd_progress_fn_t, void*)> call);
+
+}  // namespace cephrbd

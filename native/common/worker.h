@@ -1,0 +1,119 @@
+// The one way to run a blocking librados/librbd call: on a libuv worker
+// thread, settling a Promise on the JS thread.
+//
+//   return RunAsync<Result>(env, handle, ctx,
+//       [=](Result& out) { return rbd_xxx(...); },     // worker thread: plain C++ only
+//       [](Napi::Env env, Result& out) { return ...; }); // JS thread: build the value
+//
+// The call returns a Ceph rc: negative settles the Promise with a typed
+// error; otherwise the converter's value resolves it. While the work runs,
+// the handle counts it in flight (close waits for it) and the handle's JS
+// object plus any pinned Buffers stay alive.
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <utility>
+#include <vector>
+
+#include "common/errors.h"
+#include "common/handle.h"
+
+namespace cephrbd {
+
+struct NoResult {};
+
+template <typename Result>
+class CephWorker final : public Napi::AsyncWorker {
+ public:
+  using Call = std::function<int(Result&)>;
+  using Convert = std::function<Napi::Value(Napi::Env, Result&)>;
+
+  CephWorker(Napi::Env env, Handle* handle, ErrorContext ctx, Call call, Convert convert)
+      : Napi::AsyncWorker(env, "ceph-rbd"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        handle_(handle),
+        ctx_(std::move(ctx)),
+        call_(std::move(call)),
+        convert_(std::move(convert)) {
+    if (handle_ != nullptr) pins_.push_back(Napi::Persistent(handle_->JsObject()));
+  }
+
+  void Pin(Napi::Object value) { pins_.push_back(Napi::Persistent(value)); }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override { rc_ = call_(result_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (rc_ < 0) {
+      deferred_.Reject(MakeCephError(env, rc_, ctx_));
+    } else {
+      try {
+        deferred_.Resolve(convert_ ? convert_(env, result_) : env.Undefined());
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+      }
+    }
+    if (handle_ != nullptr) handle_->Leave(env);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Handle* handle_;
+  ErrorContext ctx_;
+  Call call_;
+  Convert convert_;
+  Result result_{};
+  int rc_ = 0;
+  std::vector<Napi::ObjectReference> pins_;
+};
+
+// A rejected Promise for a call on a closing/closed handle.
+inline Napi::Promise RejectClosed(Napi::Env env, const ErrorContext& ctx, Handle* handle) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(MakeClosedError(env, ctx.op, handle->Kind()));
+  return deferred.Promise();
+}
+
+// Queues `call` on a worker thread. `pins` are Buffers (or other objects)
+// whose memory the call uses; they stay referenced until it settles.
+template <typename Result>
+Napi::Promise RunAsync(Napi::Env env, Handle* handle, ErrorContext ctx,
+                       typename CephWorker<Result>::Call call,
+                       typename CephWorker<Result>::Convert convert,
+                       std::initializer_list<Napi::Object> pins = {}) {
+  if (handle != nullptr && !handle->Enter()) return RejectClosed(env, ctx, handle);
+  auto* worker = new CephWorker<Result>(env, handle, std::move(ctx), std::move(call),
+                                        std::move(convert));
+  for (const Napi::Object& pin : pins) worker->Pin(pin);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+// The common case: a call whose only result is its rc (resolves undefined).
+inline Napi::Promise RunAsyncVoid(Napi::Env env, Handle* handle, ErrorContext ctx,
+                                  std::function<int()> call,
+                                  std::initializer_list<Napi::Object> pins = {}) {
+  return RunAsync<NoResult>(
+      env, handle, std::move(ctx), [call = std::move(call)](NoResult&) { return call(); },
+      nullptr, pins);
+}
+
+// Resolves with the (non-negative) rc as a Number, e.g. bytes read/written.
+inline Napi::Promise RunAsyncCount(Napi::Env env, Handle* handle, ErrorContext ctx,
+                                   std::function<int64_t()> call,
+                                   std::initializer_list<Napi::Object> pins = {}) {
+  return RunAsync<int64_t>(
+      env, handle, std::move(ctx),
+      [call = std::move(call)](int64_t& out) {
+        out = call();
+        return out < 0 ? static_cast<int>(out) : 0;
+      },
+      [](Napi::Env env, int64_t& out) { return Napi::Number::New(env, static_cast<double>(out)); },
+      pins);
+}
+
+}  // namespace cephrbd

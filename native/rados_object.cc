@@ -1,0 +1,4 @@
+#include "rados_ioctx.h"
+namespace cephrbd {
+void AddObjectMethods(IoCtx::Props&) {}
+}  // namespace cephrbd

@@ -1,0 +1,33 @@
+// Pool-level librbd functions (create, clone, remove, rename, list, trash).
+#pragma once
+#include <napi.h>
+#include <rbd/librbd.h>
+
+#include <functional>
+#include <string>
+
+#include "common/errors.h"
+
+namespace cephrbd {
+
+class IoCtx;
+
+// Image creation options as given by lib/rbd.ts (all optional).
+struct ImageOptions {
+  bool hasOrder = false, hasFeatures = false, hasStripeUnit = false, hasStripeCount = false,
+       hasCloneFormat = false;
+  uint64_t order = 0, features = 0, stripeUnit = 0, stripeCount = 0, cloneFormat = 0;
+  std::string dataPool;
+};
+
+ImageOptions ReadImageOptions(Napi::Env env, Napi::Value v);
+// Builds an rbd_image_options_t (format 2 + the given options) around fn.
+int WithImageOptions(const ImageOptions& o, const std::function<int(rbd_image_options_t)>& fn);
+ErrorContext ImageCtx(IoCtx* ioctx, const char* op, const std::string& image);
+
+// Exports the `rbd` namespace object of module functions.
+void InitRbdAdmin(Napi::Env env, Napi::Object exports);
+// rbd_admin_trash.cc: clone, trash*, poolInit onto the same object.
+void AddTrashAndCloneFunctions(Napi::Env env, Napi::Object rbd);
+
+}  // namespace cephrbd

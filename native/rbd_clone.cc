@@ -1,0 +1,4 @@
+#include "rbd_image.h"
+namespace cephrbd {
+void Image::AddCloneMethods(Props&) {}
+}  // namespace cephrbd

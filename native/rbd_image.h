@@ -1,0 +1,135 @@
+// rbd_image_t: an open RBD image. The methods are split by concern:
+//   rbd_image.cc       open/close, stat, size, resize, features, names
+//   rbd_image_io.cc    read/write/discard/flush (worker) and aio, diff-iterate
+//   rbd_snap.cc        snapshots
+//   rbd_clone.cc       parent/children, flatten, copy, deep copy
+//   rbd_image_meta.cc  metadata, locks, watchers, object map
+#pragma once
+#include <napi.h>
+#include <rbd/librbd.h>
+
+#include <string>
+#include <vector>
+
+#include "common/errors.h"
+#include "common/handle.h"
+
+namespace cephrbd {
+
+class IoCtx;
+extern const napi_type_tag kImageTag;
+
+class Image : public Napi::ObjectWrap<Image>, public Handle {
+ public:
+  using Props = std::vector<Napi::ClassPropertyDescriptor<Image>>;
+  static void Init(Napi::Env env, Napi::Object exports);
+  // Module function openImage(ioctx, nameOrId, { readOnly, snapshot, byId }).
+  static Napi::Value Open(const Napi::CallbackInfo& info);
+  static Image* FromValue(Napi::Env env, Napi::Value v);
+
+  explicit Image(const Napi::CallbackInfo& info);
+  ~Image() override;
+
+  rbd_image_t image() const { return image_; }
+  Napi::Object JsObject() override { return Value(); }
+  ErrorContext Ctx(const char* op) const;
+  ErrorContext SnapCtx(const char* op, const std::string& snap) const;
+  // Starts an operation for a synchronous (non-blocking) librbd call; throws
+  // the closed error when the image is not open. Pair with Leave().
+  void EnterOrThrow(Napi::Env env, const char* op);
+
+  // Each file registers its methods.
+  static void AddCoreMethods(Props& props);
+  static void AddIoMethods(Props& props);
+  static void AddSnapMethods(Props& props);
+  static void AddCloneMethods(Props& props);
+  static void AddMetaMethods(Props& props);
+
+ private:
+  std::function<void()> TakeRelease() override;
+  void OnClosed() override { parentRef_.Reset(); }
+
+  // rbd_image.cc
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value Stat(const Napi::CallbackInfo& info);
+  Napi::Value Size(const Napi::CallbackInfo& info);
+  Napi::Value Resize(const Napi::CallbackInfo& info);
+  Napi::Value Features(const Napi::CallbackInfo& info);
+  Napi::Value UpdateFeatures(const Napi::CallbackInfo& info);
+  Napi::Value OpFeatures(const Napi::CallbackInfo& info);
+  Napi::Value Flags(const Napi::CallbackInfo& info);
+  Napi::Value Id(const Napi::CallbackInfo& info);
+  Napi::Value BlockNamePrefix(const Napi::CallbackInfo& info);
+  Napi::Value StripeUnit(const Napi::CallbackInfo& info);
+  Napi::Value StripeCount(const Napi::CallbackInfo& info);
+  Napi::Value DataPoolId(const Napi::CallbackInfo& info);
+  Napi::Value Timestamps(const Napi::CallbackInfo& info);
+  Napi::Value GetName(const Napi::CallbackInfo& info);
+  Napi::Value GetPool(const Napi::CallbackInfo& info);
+  Napi::Value GetSnapName(const Napi::CallbackInfo& info);
+  Napi::Value GetReadOnly(const Napi::CallbackInfo& info);
+  Napi::Value GetState(const Napi::CallbackInfo& info);
+
+  // rbd_image_io.cc
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value Write(const Napi::CallbackInfo& info);
+  Napi::Value AioRead(const Napi::CallbackInfo& info);
+  Napi::Value AioWrite(const Napi::CallbackInfo& info);
+  Napi::Value AioFlush(const Napi::CallbackInfo& info);
+  Napi::Value AioDiscard(const Napi::CallbackInfo& info);
+  Napi::Value AioWriteZeroes(const Napi::CallbackInfo& info);
+  Napi::Value Discard(const Napi::CallbackInfo& info);
+  Napi::Value WriteZeroes(const Napi::CallbackInfo& info);
+  Napi::Value Flush(const Napi::CallbackInfo& info);
+  Napi::Value InvalidateCache(const Napi::CallbackInfo& info);
+  Napi::Value DiffIterate(const Napi::CallbackInfo& info);
+
+  // rbd_snap.cc
+  Napi::Value CreateSnap(const Napi::CallbackInfo& info);
+  Napi::Value RemoveSnap(const Napi::CallbackInfo& info);
+  Napi::Value RenameSnap(const Napi::CallbackInfo& info);
+  Napi::Value ProtectSnap(const Napi::CallbackInfo& info);
+  Napi::Value UnprotectSnap(const Napi::CallbackInfo& info);
+  Napi::Value IsProtectedSnap(const Napi::CallbackInfo& info);
+  Napi::Value ListSnaps(const Napi::CallbackInfo& info);
+  Napi::Value RollbackToSnap(const Napi::CallbackInfo& info);
+  Napi::Value SetSnap(const Napi::CallbackInfo& info);
+  Napi::Value SnapExists(const Napi::CallbackInfo& info);
+  Napi::Value SnapGetLimit(const Napi::CallbackInfo& info);
+  Napi::Value SnapSetLimit(const Napi::CallbackInfo& info);
+  Napi::Value SnapGetTimestamp(const Napi::CallbackInfo& info);
+
+  // rbd_clone.cc
+  Napi::Value Flatten(const Napi::CallbackInfo& info);
+  Napi::Value ParentInfo(const Napi::CallbackInfo& info);
+  Napi::Value ListChildren(const Napi::CallbackInfo& info);
+  Napi::Value Overlap(const Napi::CallbackInfo& info);
+  Napi::Value Copy(const Napi::CallbackInfo& info);
+  Napi::Value DeepCopy(const Napi::CallbackInfo& info);
+
+  // rbd_image_meta.cc
+  Napi::Value MetadataGet(const Napi::CallbackInfo& info);
+  Napi::Value MetadataSet(const Napi::CallbackInfo& info);
+  Napi::Value MetadataRemove(const Napi::CallbackInfo& info);
+  Napi::Value MetadataList(const Napi::CallbackInfo& info);
+  Napi::Value ListLockers(const Napi::CallbackInfo& info);
+  Napi::Value BreakLock(const Napi::CallbackInfo& info);
+  Napi::Value LockAcquire(const Napi::CallbackInfo& info);
+  Napi::Value LockRelease(const Napi::CallbackInfo& info);
+  Napi::Value LockGetOwners(const Napi::CallbackInfo& info);
+  Napi::Value LockBreak(const Napi::CallbackInfo& info);
+  Napi::Value IsExclusiveLockOwner(const Napi::CallbackInfo& info);
+  Napi::Value ListWatchers(const Napi::CallbackInfo& info);
+  Napi::Value RebuildObjectMap(const Napi::CallbackInfo& info);
+  Napi::Value Sparsify(const Napi::CallbackInfo& info);
+
+  rbd_image_t image_ = nullptr;
+  std::string pool_;
+  std::string ns_;
+  std::string name_;
+  std::string snap_;  // the snapshot the image is set to ("" = head)
+  bool readOnly_ = false;
+  Napi::ObjectReference parentRef_;
+};
+
+}  // namespace cephrbd
