@@ -60,6 +60,13 @@ static void Cleanup(void* arg) {
   if (data->aio != nullptr) data->aio->Shutdown();
 }
 
+// releaseAll(): for the process 'exit' event, where blocking is harmless and
+// no cleanup hook would run (process.exit() skips them).
+static Napi::Value ReleaseAll(const Napi::CallbackInfo& info) {
+  ReleaseAllHandles(info.Env());
+  return info.Env().Undefined();
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
@@ -69,6 +76,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Image::Init(env, exports);
   InitRbdAdmin(env, exports);
   exports.Set("constants", Constants(env));
+  exports.Set("releaseAll", Napi::Function::New(env, ReleaseAll, "releaseAll"));
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
   napi_add_env_cleanup_hook(env, Cleanup, static_cast<napi_env>(env));
   return exports;

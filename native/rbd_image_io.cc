@@ -28,6 +28,16 @@ void Image::AddIoMethods(Props& props) {
   props.push_back(InstanceMethod<&Image::DiffIterate>("diffIterate"));
 }
 
+// librbd cuts a write that runs past the end of the image short, leaving a
+// partial write behind; refuse it whole instead (python-rbd's InvalidArgument).
+// rbd_get_size reads the in-memory header: cheap enough for the JS thread.
+static int CheckWriteInside(rbd_image_t img, uint64_t offset, size_t len) {
+  uint64_t size = 0;
+  int rc = rbd_get_size(img, &size);  // Implements: rbd_get_size
+  if (rc < 0) return rc;
+  return (offset > size || len > size - offset) ? -EINVAL : 0;
+}
+
 // read(offset, buffer) -> bytes read (fewer at the end of the image).
 // Implements: rbd_read2
 Napi::Value Image::Read(const Napi::CallbackInfo& info) {
@@ -51,17 +61,22 @@ Napi::Value Image::Write(const Napi::CallbackInfo& info) {
   size_t len = buf.Length();
   return RunAsyncCount(
       info.Env(), this, Ctx("Image.write"),
-      [img, offset, data, len]() -> int64_t { return rbd_write2(img, offset, len, data, 0); }, {buf});
+      [img, offset, data, len]() -> int64_t {
+        int rc = CheckWriteInside(img, offset, len);
+        return rc < 0 ? rc : rbd_write2(img, offset, len, data, 0);
+      },
+      {buf});
 }
 
 // Starts one aio operation on this image: `submit(completion)` queues it.
 template <typename Submit>
 static Napi::Value StartAio(Napi::Env env, Image* self, const char* op, Submit submit,
-                            Napi::Object pin = Napi::Object()) {
+                            Napi::Object pin = Napi::Object(), int64_t resolveWith = -1) {
   ErrorContext ctx = self->Ctx(op);
   if (!self->Enter()) return RejectClosed(env, ctx, self);
   auto* aio = new AioOp(env, self, std::move(ctx));
   if (!pin.IsEmpty()) aio->Pin(pin);
+  if (resolveWith >= 0) aio->ResolveWith(resolveWith);
   return aio->Start(env, submit);
 }
 
@@ -86,7 +101,11 @@ Napi::Value Image::AioWrite(const Napi::CallbackInfo& info) {
   size_t len = buf.Length();
   return StartAio(
       info.Env(), this, "Image.aioWrite",
-      [img, offset, data, len](rbd_completion_t c) { return rbd_aio_write(img, offset, len, data, c); }, buf);
+      [img, offset, data, len](rbd_completion_t c) {
+        int rc = CheckWriteInside(img, offset, len);
+        return rc < 0 ? rc : rbd_aio_write(img, offset, len, data, c);
+      },
+      buf, static_cast<int64_t>(len));
 }
 
 // Implements: rbd_aio_flush

@@ -56,7 +56,8 @@ void AioOp::Settle(Napi::Env env) {
   if (rc_ < 0) {
     deferred_.Reject(MakeCephError(env, static_cast<int>(rc_), ctx_));
   } else {
-    deferred_.Resolve(Result(env, rc_));
+    double value = static_cast<double>(resolveWith_ >= 0 ? resolveWith_ : rc_);
+    deferred_.Resolve(Napi::Number::New(env, value));
   }
   if (submitted_) dispatcher_->End(env);
   if (handle_ != nullptr) handle_->Leave(env);

@@ -34,12 +34,11 @@ class AioDispatcher {
   std::atomic<bool> shutdown_{false};
 };
 
-// One in-flight librbd aio operation. Subclass per result shape; Settle()
-// runs on the JS thread with the operation's return value.
+// One in-flight librbd aio operation. Settle() runs on the JS thread and
+// resolves with the operation's return value (bytes read), or ResolveWith().
 class AioOp {
  public:
   AioOp(Napi::Env env, Handle* handle, ErrorContext ctx);
-  virtual ~AioOp() = default;
 
   // Submits with `submit(completion)`; on a submit error settles at once.
   // Returns the Promise. The handle must already have been Enter()ed.
@@ -47,10 +46,10 @@ class AioOp {
   Napi::Promise Start(Napi::Env env, Submit submit);
 
   void Pin(Napi::Object value) { pins_.push_back(Napi::Persistent(value)); }
+  // librbd's aio writes complete with 0: resolve them with the byte count.
+  void ResolveWith(int64_t value) { resolveWith_ = value; }
 
  protected:
-  // JS thread: resolve or reject `deferred_` for a non-negative rc.
-  virtual Napi::Value Result(Napi::Env env, ssize_t rc) { return Napi::Number::New(env, static_cast<double>(rc)); }
   Napi::Promise::Deferred deferred_;
 
  private:
@@ -64,6 +63,7 @@ class AioOp {
   ErrorContext ctx_;
   std::vector<Napi::ObjectReference> pins_;
   ssize_t rc_ = 0;
+  int64_t resolveWith_ = -1;
 };
 
 AioDispatcher* DispatcherFor(Napi::Env env);

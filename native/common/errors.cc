@@ -60,7 +60,7 @@ Napi::Value MakeClosedError(Napi::Env env, const std::string& op, const char* wh
   Napi::Error error = Napi::Error::New(env, op + ": the " + what + " is closed");
   error.Value().Set("code", "ERR_CEPH_CLOSED");
   error.Value().Set("op", op);
-  return error.Value();
+  return Typed(env, error);
 }
 
 Napi::Value SetErrorFactory(const Napi::CallbackInfo& info) {

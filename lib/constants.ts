@@ -1,0 +1,45 @@
+/** librbd constants, with the values from librbd.h / features.h (checked against the addon by a test). */
+export const RBD_FEATURE_LAYERING = 1;
+export const RBD_FEATURE_STRIPINGV2 = 2;
+export const RBD_FEATURE_EXCLUSIVE_LOCK = 4;
+export const RBD_FEATURE_OBJECT_MAP = 8;
+export const RBD_FEATURE_FAST_DIFF = 16;
+export const RBD_FEATURE_DEEP_FLATTEN = 32;
+export const RBD_FEATURE_JOURNALING = 64;
+export const RBD_FEATURE_DATA_POOL = 128;
+export const RBD_FEATURE_OPERATIONS = 256;
+export const RBD_FEATURE_MIGRATING = 512;
+export const RBD_FEATURE_NON_PRIMARY = 1024;
+
+/** Feature bits by name. */
+export const Features = {
+  LAYERING: RBD_FEATURE_LAYERING,
+  STRIPINGV2: RBD_FEATURE_STRIPINGV2,
+  EXCLUSIVE_LOCK: RBD_FEATURE_EXCLUSIVE_LOCK,
+  OBJECT_MAP: RBD_FEATURE_OBJECT_MAP,
+  FAST_DIFF: RBD_FEATURE_FAST_DIFF,
+  DEEP_FLATTEN: RBD_FEATURE_DEEP_FLATTEN,
+  JOURNALING: RBD_FEATURE_JOURNALING,
+  DATA_POOL: RBD_FEATURE_DATA_POOL,
+  OPERATIONS: RBD_FEATURE_OPERATIONS,
+  MIGRATING: RBD_FEATURE_MIGRATING,
+  NON_PRIMARY: RBD_FEATURE_NON_PRIMARY,
+} as const;
+
+export const RBD_OPERATION_FEATURE_CLONE_PARENT = 1;
+export const RBD_OPERATION_FEATURE_CLONE_CHILD = 2;
+export const RBD_OPERATION_FEATURE_GROUP = 4;
+export const RBD_OPERATION_FEATURE_SNAP_TRASH = 8;
+
+export const RBD_FLAG_OBJECT_MAP_INVALID = 1;
+export const RBD_FLAG_FAST_DIFF_INVALID = 2;
+
+export const RBD_SNAP_REMOVE_UNPROTECT = 1;
+export const RBD_SNAP_REMOVE_FLATTEN = 2;
+export const RBD_SNAP_REMOVE_FORCE = 3;
+
+export const SnapNamespaceType = { USER: 0, GROUP: 1, TRASH: 2, MIRROR: 3 } as const;
+export const LockMode = { EXCLUSIVE: 0, SHARED: 1 } as const;
+export const RBD_LOCK_MODE_EXCLUSIVE = 0;
+export const RBD_LOCK_MODE_SHARED = 1;
+export const RBD_TRASH_IMAGE_SOURCE_USER = 0;

@@ -1,0 +1,181 @@
+/**
+ * Typed errors. Every Ceph failure arrives from the addon as an Error shaped
+ * like Node's system errors (`code` 'ENOENT', negative `errno`, `op`, and the
+ * pool/image/snapshot it was about); `toTypedError` turns it into one of the
+ * classes below, by errno and by call family (rados or rbd), the way Ceph's
+ * Python bindings do. No decision here ever parses a message.
+ */
+
+export interface CephErrorFields {
+  code?: string;
+  errno?: number;
+  op?: string;
+  family?: 'rados' | 'rbd';
+  pool?: string;
+  namespace?: string;
+  image?: string;
+  snapshot?: string;
+  object?: string;
+}
+
+/** Base of every error that came from librados/librbd. */
+export class CephError extends Error {
+  /** The errno name, e.g. 'ENOENT'. */
+  code: string;
+  /** Negative errno, as Node's fs errors carry it. */
+  errno: number;
+  /** The operation, e.g. 'Image.open'. */
+  op: string;
+  family: 'rados' | 'rbd';
+  pool?: string;
+  namespace?: string;
+  image?: string;
+  snapshot?: string;
+  object?: string;
+
+  constructor(message: string, fields: CephErrorFields = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.code = fields.code ?? 'EIO';
+    this.errno = fields.errno ?? -5;
+    this.op = fields.op ?? 'unknown';
+    this.family = fields.family ?? 'rados';
+    for (const key of ['pool', 'namespace', 'image', 'snapshot', 'object'] as const) {
+      if (fields[key] !== undefined) this[key] = fields[key];
+    }
+  }
+}
+
+/**
+ * Errors from librados calls. Classes shared by both layers
+ * (InvalidArgument, PermissionDenied, NoSpace, TimedOut, ConnectionError, …)
+ * extend RadosError; `instanceof RbdError` is also true for them when they
+ * came from an rbd call.
+ */
+export class RadosError extends CephError {}
+
+/** Errors from librbd calls. */
+export class RbdError extends RadosError {
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== RbdError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return value instanceof CephError && value.family === 'rbd';
+  }
+}
+
+// librbd
+export class ImageNotFound extends RbdError {}
+export class ImageExists extends RbdError {}
+export class ImageBusy extends RbdError {}
+export class ImageHasSnapshots extends RbdError {}
+export class ReadOnlyImage extends RbdError {}
+export class FunctionNotSupported extends RbdError {}
+export class ArgumentOutOfRange extends RbdError {}
+export class OperationNotSupported extends RbdError {}
+export class OperationCanceled extends RbdError {}
+/** A write that librbd accepted only in part (python-rbd's IncompleteWriteError). */
+export class IncompleteWriteError extends RbdError {}
+
+// librados, and shared by both layers
+export class ObjectNotFound extends RadosError {}
+export class ObjectExists extends RadosError {}
+export class ObjectBusy extends RadosError {}
+export class NoData extends RadosError {}
+export class InvalidArgument extends RadosError {}
+export class PermissionDenied extends RadosError {}
+export class NoSpace extends RadosError {}
+export class DiskQuotaExceeded extends RadosError {}
+export class TimedOut extends RadosError {}
+export class IOError extends RadosError {}
+/** The cluster could not be reached, or the connection was lost. */
+export class ConnectionError extends RadosError {}
+
+/** A call on a handle that is closing or closed (code 'ERR_CEPH_CLOSED'). */
+export class HandleClosedError extends Error {
+  readonly code = 'ERR_CEPH_CLOSED';
+  op: string;
+  constructor(message: string, op = 'unknown') {
+    super(message);
+    this.name = 'HandleClosedError';
+    this.op = op;
+  }
+}
+
+/** A long operation stopped through its AbortSignal (like Node's AbortError). */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR';
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AbortError';
+  }
+}
+
+type ErrorClass = new (message: string, fields: CephErrorFields) => CephError;
+
+const SHARED: Record<string, ErrorClass> = {
+  EINVAL: InvalidArgument,
+  EPERM: PermissionDenied,
+  EACCES: PermissionDenied,
+  ENOSPC: NoSpace,
+  EDQUOT: DiskQuotaExceeded,
+  ETIMEDOUT: TimedOut,
+  EIO: IOError,
+  ENOTCONN: ConnectionError,
+  ESHUTDOWN: ConnectionError,
+  ECONNREFUSED: ConnectionError,
+};
+
+const BY_FAMILY: Record<'rados' | 'rbd', Record<string, ErrorClass>> = {
+  rbd: {
+    ...SHARED,
+    ENOENT: ImageNotFound,
+    EEXIST: ImageExists,
+    EBUSY: ImageBusy,
+    ENOTEMPTY: ImageHasSnapshots,
+    EROFS: ReadOnlyImage,
+    ENOSYS: FunctionNotSupported,
+    EDOM: ArgumentOutOfRange,
+    EOPNOTSUPP: OperationNotSupported,
+    ECANCELED: OperationCanceled,
+  },
+  rados: {
+    ...SHARED,
+    ENOENT: ObjectNotFound,
+    EEXIST: ObjectExists,
+    EBUSY: ObjectBusy,
+    ENODATA: NoData,
+  },
+};
+
+/** The class a failure of `op` with errno `code` maps to. */
+export function errorClassFor(code: string, family: 'rados' | 'rbd', op: string): ErrorClass {
+  if (op === 'Rados.connect') {
+    // Any failure to connect is a ConnectionError, except a refused key.
+    return code === 'EPERM' || code === 'EACCES' ? PermissionDenied : ConnectionError;
+  }
+  return BY_FAMILY[family][code] ?? (family === 'rbd' ? RbdError : RadosError);
+}
+
+/** The factory the addon calls for every error it raises. */
+export function toTypedError(error: Error): Error {
+  const raw = error as Error & Record<string, unknown>;
+  if (raw.code === 'ERR_CEPH_CLOSED') return new HandleClosedError(raw.message, String(raw.op ?? 'unknown'));
+  if (typeof raw.errno !== 'number' || typeof raw.code !== 'string') return raw;
+  const family = raw.family === 'rbd' ? 'rbd' : 'rados';
+  const op = typeof raw.op === 'string' ? raw.op : 'unknown';
+  const Class = errorClassFor(raw.code, family, op);
+  const fields: CephErrorFields = { code: raw.code, errno: raw.errno, op, family };
+  for (const key of ['pool', 'namespace', 'image', 'snapshot', 'object'] as const) {
+    if (typeof raw[key] === 'string') fields[key] = raw[key] as string;
+  }
+  const typed = new Class(raw.message, fields);
+  return typed;
+}
+
+/** Turns librbd's ECANCELED after an abort into an AbortError carrying the cause. */
+export function abortAware<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  return promise.catch((err: unknown) => {
+    if (signal.aborted) throw new AbortError(undefined, { cause: signal.reason ?? err });
+    throw err;
+  });
+}

@@ -1,0 +1,213 @@
+/**
+ * The only door to the compiled addon. Everything the addon exports is
+ * declared here; test/native/exports.test.ts checks the declaration against
+ * the real exports.
+ */
+import * as path from 'node:path';
+
+/** A value librbd/librados take as a 64-bit size or offset. */
+export type U64 = number | bigint;
+/** librbd's progress callback, delivered on the JS thread. */
+export type ProgressFn = (done: number, total: number) => void;
+/** An Int32Array whose [0] the JS side sets to 1 to cancel a long operation. */
+export type CancelFlag = Int32Array;
+
+export interface NativeConnectOptions {
+  clusterName?: string;
+  /** Full entity name, e.g. "client.admin". */
+  name?: string;
+  confFile?: string;
+  noConfFile?: boolean;
+  conf?: Record<string, string>;
+}
+
+export interface NativeClusterStat { kb: number; kbUsed: number; kbAvail: number; numObjects: number }
+export interface NativePoolStat {
+  numBytes: number; numKb: number; numObjects: number; numObjectClones: number; numObjectCopies: number;
+  numObjectsMissingOnPrimary: number; numObjectsUnfound: number; numObjectsDegraded: number;
+  numRd: number; numRdKb: number; numWr: number; numWrKb: number; numUserBytes: number;
+}
+export interface NativeMonReply { status: number; outbuf: Buffer; outs: string }
+export type HandleState = 'open' | 'closing' | 'closed';
+
+export interface NativeRadosCluster {
+  readonly state: HandleState;
+  fsid(): string;
+  instanceId(): bigint;
+  confGet(option: string): string | null;
+  confSet(option: string, value: string): void;
+  stat(): Promise<NativeClusterStat>;
+  listPools(): Promise<string[]>;
+  createPool(pool: string): Promise<void>;
+  deletePool(pool: string): Promise<void>;
+  poolLookup(pool: string): Promise<number>;
+  poolReverseLookup(id: number): Promise<string>;
+  poolStat(pool: string): Promise<NativePoolStat>;
+  monCommand(command: string, inbuf?: Buffer): Promise<NativeMonReply>;
+  waitForLatestOsdMap(): Promise<void>;
+  openIoctx(pool: string, namespace?: string): Promise<NativeIoCtx>;
+  shutdown(): Promise<void>;
+}
+
+export interface NativeObjectStat { size: number; mtimeMs: number }
+
+export interface NativeIoCtx {
+  readonly pool: string;
+  readonly namespace: string;
+  readonly poolId: number;
+  readonly state: HandleState;
+  close(): Promise<void>;
+  write(oid: string, data: Buffer, offset: U64): Promise<void>;
+  writeFull(oid: string, data: Buffer): Promise<void>;
+  append(oid: string, data: Buffer): Promise<void>;
+  read(oid: string, buffer: Buffer, offset: U64): Promise<number>;
+  remove(oid: string): Promise<void>;
+  stat(oid: string): Promise<NativeObjectStat>;
+  getXattr(oid: string, name: string): Promise<Buffer>;
+  setXattr(oid: string, name: string, value: Buffer): Promise<void>;
+  rmXattr(oid: string, name: string): Promise<void>;
+  listXattrs(oid: string): Promise<Array<[string, Buffer]>>;
+  omapSet(oid: string, keys: string[], values: Buffer[]): Promise<void>;
+  omapGet(oid: string, startAfter: string, filterPrefix: string, maxReturn: number): Promise<Array<[string, Buffer]>>;
+  omapRemove(oid: string, keys: string[]): Promise<void>;
+  omapClear(oid: string): Promise<void>;
+  listObjects(): Promise<Array<{ namespace: string; oid: string; locator: string }>>;
+}
+
+export interface NativeImageStat {
+  size: number; objSize: number; numObjs: number; order: number;
+  blockNamePrefix: string; parentPool: number; parentName: string;
+}
+export interface NativeSnapInfo {
+  id: number; name: string; size: number; namespaceType: number; timestampMs: number; protected: boolean;
+}
+export interface NativeExtent { offset: number; length: number; exists: boolean }
+export interface NativeParentInfo { pool: string; namespace: string; image: string; id: string; snapshot: string; snapshotId: number; trash: boolean }
+export interface NativeChild { pool: string; namespace: string; image: string; id: string; trash: boolean }
+export interface NativeLockers { tag: string; exclusive: boolean; lockers: Array<{ client: string; cookie: string; address: string }> }
+export interface NativeWatcher { address: string; id: number; cookie: number }
+export interface NativeLockOwner { mode: number; owners: string[] }
+
+export interface NativeImage {
+  readonly name: string;
+  readonly pool: string;
+  readonly snapshot: string | null;
+  readonly readOnly: boolean;
+  readonly state: HandleState;
+  close(): Promise<void>;
+  stat(): Promise<NativeImageStat>;
+  size(): Promise<number>;
+  resize(size: U64, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  features(): Promise<number>;
+  updateFeatures(mask: U64, enabled: boolean): Promise<void>;
+  opFeatures(): Promise<number>;
+  flags(): Promise<number>;
+  id(): Promise<string>;
+  blockNamePrefix(): Promise<string>;
+  stripeUnit(): Promise<number>;
+  stripeCount(): Promise<number>;
+  dataPoolId(): Promise<number>;
+  timestamps(): Promise<{ createdMs: number; accessedMs: number; modifiedMs: number }>;
+  read(offset: U64, buffer: Buffer): Promise<number>;
+  write(buffer: Buffer, offset: U64): Promise<number>;
+  aioRead(offset: U64, buffer: Buffer): Promise<number>;
+  aioWrite(buffer: Buffer, offset: U64): Promise<number>;
+  aioFlush(): Promise<number>;
+  aioDiscard(offset: U64, length: U64): Promise<number>;
+  aioWriteZeroes(offset: U64, length: U64): Promise<number>;
+  discard(offset: U64, length: U64): Promise<number>;
+  writeZeroes(offset: U64, length: U64): Promise<number>;
+  flush(): Promise<void>;
+  invalidateCache(): Promise<void>;
+  diffIterate(fromSnap: string | null, offset: U64, length: U64, includeParent: boolean, wholeObject: boolean): Promise<NativeExtent[]>;
+  createSnap(name: string): Promise<void>;
+  removeSnap(name: string, flags: number, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  renameSnap(src: string, dst: string): Promise<void>;
+  protectSnap(name: string): Promise<void>;
+  unprotectSnap(name: string): Promise<void>;
+  isProtectedSnap(name: string): Promise<boolean>;
+  listSnaps(): Promise<NativeSnapInfo[]>;
+  rollbackToSnap(name: string, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  setSnap(name: string | null): Promise<void>;
+  snapExists(name: string): Promise<boolean>;
+  snapGetLimit(): Promise<number>;
+  snapSetLimit(limit: U64): Promise<void>;
+  snapGetTimestamp(name: string): Promise<number>;
+  flatten(onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  parentInfo(): Promise<NativeParentInfo>;
+  listChildren(): Promise<NativeChild[]>;
+  overlap(): Promise<number>;
+  copy(destIoctx: NativeIoCtx, destName: string, options?: NativeImageOptions, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  deepCopy(destIoctx: NativeIoCtx, destName: string, options?: NativeImageOptions, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  metadataGet(key: string): Promise<string>;
+  metadataSet(key: string, value: string): Promise<void>;
+  metadataRemove(key: string): Promise<void>;
+  metadataList(): Promise<Array<[string, string]>>;
+  listLockers(): Promise<NativeLockers>;
+  breakLock(client: string, cookie: string): Promise<void>;
+  lockAcquire(mode: number): Promise<void>;
+  lockRelease(): Promise<void>;
+  lockGetOwners(): Promise<NativeLockOwner>;
+  lockBreak(mode: number, owner: string): Promise<void>;
+  isExclusiveLockOwner(): Promise<boolean>;
+  listWatchers(): Promise<NativeWatcher[]>;
+  rebuildObjectMap(onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  sparsify(sparseSize: U64, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+}
+
+export interface NativeImageOptions {
+  order?: U64; features?: U64; stripeUnit?: U64; stripeCount?: U64; dataPool?: string; cloneFormat?: U64;
+}
+export interface NativeTrashEntry {
+  id: string; name: string; source: number; deletionTimeMs: number; defermentEndTimeMs: number;
+}
+
+export interface NativeRbd {
+  create(ioctx: NativeIoCtx, name: string, size: U64, options?: NativeImageOptions): Promise<void>;
+  remove(ioctx: NativeIoCtx, name: string, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  rename(ioctx: NativeIoCtx, src: string, dst: string): Promise<void>;
+  list(ioctx: NativeIoCtx): Promise<Array<{ id: string; name: string }>>;
+  version(): { major: number; minor: number; extra: number };
+  clone(parentIoctx: NativeIoCtx, parentName: string, snapName: string, childIoctx: NativeIoCtx, childName: string, options?: NativeImageOptions): Promise<void>;
+  trashMove(ioctx: NativeIoCtx, name: string, delaySeconds: number): Promise<void>;
+  trashList(ioctx: NativeIoCtx): Promise<NativeTrashEntry[]>;
+  trashGet(ioctx: NativeIoCtx, id: string): Promise<NativeTrashEntry>;
+  trashRestore(ioctx: NativeIoCtx, id: string, name: string): Promise<void>;
+  trashRemove(ioctx: NativeIoCtx, id: string, force: boolean, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  trashPurge(ioctx: NativeIoCtx, expireTsSeconds: number, threshold: number, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  poolInit(ioctx: NativeIoCtx, force: boolean): Promise<void>;
+}
+
+export interface NativeAddon {
+  connect(options: NativeConnectOptions): Promise<NativeRadosCluster>;
+  openImage(ioctx: NativeIoCtx, nameOrId: string, options?: { readOnly?: boolean; snapshot?: string; byId?: boolean }): Promise<NativeImage>;
+  rbd: NativeRbd;
+  constants: Record<string, number>;
+  setErrorFactory(factory: (error: Error) => Error): void;
+  /** Synchronously releases every open handle (process exit only). */
+  releaseAll(): void;
+  RadosCluster: Function;
+  IoCtx: Function;
+  Image: Function;
+}
+
+/** The package root: dist/lib/native.js -> ../.. ; lib/native.ts under ts-node -> .. */
+function packageRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 4; i++) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const pkg = require(path.join(dir, 'package.json')) as { name?: string };
+      if (pkg.name === 'ceph-rbd') return dir;
+    } catch {
+      // keep walking up
+    }
+    dir = path.dirname(dir);
+  }
+  throw new Error('ceph-rbd: cannot find the package root to load the native addon');
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const load = require('node-gyp-build') as (dir: string) => unknown;
+
+export const addon = load(packageRoot()) as NativeAddon;

@@ -1,0 +1,11 @@
+/**
+ * Wires the addon to this layer once: its errors become the typed classes,
+ * and a process that exits with handles still open releases them (rbd_close
+ * drops the image's watch, so other clients do not see it busy for 30 s).
+ * Node runs no addon cleanup hook on process.exit(), hence the 'exit' event.
+ */
+import { toTypedError } from './errors';
+import { addon } from './native';
+
+addon.setErrorFactory(toTypedError);
+process.once('exit', () => addon.releaseAll());

@@ -1,0 +1,114 @@
+/**
+ * Argument checks before anything crosses into C++. One message template
+ * everywhere: `Expected <what> for <name> but received <value>`, with
+ * Node's error codes (ERR_INVALID_ARG_TYPE, ERR_INVALID_ARG_VALUE,
+ * ERR_OUT_OF_RANGE).
+ */
+import { inspect } from 'node:util';
+
+type Coded<E extends Error> = E & { code: string };
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return inspect(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (Buffer.isBuffer(value)) return `a Buffer of ${value.length} bytes`;
+  if (typeof value === 'function') return 'a function';
+  if (value === null || value === undefined || typeof value !== 'object') return String(value);
+  return `an instance of ${value.constructor?.name ?? 'Object'}`;
+}
+
+export function invalidType(name: string, what: string, value: unknown): Coded<TypeError> {
+  const err = new TypeError(`Expected ${what} for ${name} but received ${describe(value)}`) as Coded<TypeError>;
+  err.code = 'ERR_INVALID_ARG_TYPE';
+  return err;
+}
+
+export function invalidValue(name: string, what: string, value: unknown): Coded<TypeError> {
+  const err = new TypeError(`Expected ${what} for ${name} but received ${describe(value)}`) as Coded<TypeError>;
+  err.code = 'ERR_INVALID_ARG_VALUE';
+  return err;
+}
+
+export function outOfRange(name: string, what: string, value: unknown): Coded<RangeError> {
+  const err = new RangeError(`Expected ${what} for ${name} but received ${describe(value)}`) as Coded<RangeError>;
+  err.code = 'ERR_OUT_OF_RANGE';
+  return err;
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+
+/** A 64-bit size or offset: a non-negative safe integer or a bigint < 2^64. */
+export function checkU64(value: unknown, name: string): number | bigint {
+  if (typeof value === 'bigint') {
+    if (value < 0n || value > U64_MAX) throw outOfRange(name, 'a non-negative 64-bit integer', value);
+    return value;
+  }
+  if (typeof value !== 'number') throw invalidType(name, 'a non-negative safe integer or bigint', value);
+  if (!Number.isSafeInteger(value) || value < 0) throw outOfRange(name, 'a non-negative safe integer', value);
+  return value;
+}
+
+/** A length that must fit in one Buffer (reads allocate it). */
+export function checkLength(value: unknown, name: string): number {
+  const v = checkU64(value, name);
+  const n = Number(v);
+  if (n > 0x7fffffff * 2) throw outOfRange(name, 'a length of at most 4 GiB', value);
+  return n;
+}
+
+export function checkInteger(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number') throw invalidType(name, 'an integer', value);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw outOfRange(name, `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+/** A name Ceph will accept: a non-empty string without NUL. */
+export function checkName(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw invalidType(name, 'a string', value);
+  if (value.length === 0) throw invalidValue(name, 'a non-empty string', value);
+  if (value.includes('\0')) throw invalidValue(name, 'a string without NUL characters', value);
+  return value;
+}
+
+export function checkOptionalName(value: unknown, name: string): string | undefined {
+  return value === undefined || value === null ? undefined : checkName(value, name);
+}
+
+/** Any string without NUL (empty allowed: metadata values, namespaces). */
+export function checkString(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw invalidType(name, 'a string', value);
+  if (value.includes('\0')) throw invalidValue(name, 'a string without NUL characters', value);
+  return value;
+}
+
+/** A Buffer or Uint8Array, returned as a Buffer over the same memory (no copy). */
+export function checkBuffer(value: unknown, name: string): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  throw invalidType(name, 'a Buffer or Uint8Array', value);
+}
+
+export function checkBoolean(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw invalidType(name, 'a boolean', value);
+  return value;
+}
+
+export function checkFunction<F>(value: unknown, name: string): F | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw invalidType(name, 'a function', value);
+  return value as F;
+}
+
+export function checkObject<T extends object>(value: unknown, name: string): Partial<T> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object') throw invalidType(name, 'an options object', value);
+  return value as Partial<T>;
+}
+
+export function checkSignal(value: unknown, name = 'options.signal'): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof AbortSignal)) throw invalidType(name, 'an AbortSignal', value);
+  return value;
+}

@@ -1,0 +1,48 @@
+/**
+ * Runs the whole test suite (unit, native, integration) with mocha and ends
+ * with one plain line `N passed, N failed[, N skipped]` for CI. Exits
+ * non-zero on any failure. Extra arguments are test files or folders to run
+ * instead of all (e.g. dist/test/integration/image.test.js), and `--grep RE`.
+ */
+import Mocha from 'mocha';
+import { readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
+
+const root = path.resolve(__dirname, '..', '..');
+const dist = path.join(root, 'dist');
+
+/** Every *.test.js under the given files/folders, in a stable order. */
+function files(targets: string[]): string[] {
+  const found: string[] = [];
+  const walk = (p: string): void => {
+    if (statSync(p).isDirectory()) {
+      for (const name of readdirSync(p).sort()) walk(path.join(p, name));
+    } else if (p.endsWith('.test.js')) {
+      found.push(p);
+    }
+  };
+  for (const t of targets) walk(path.resolve(root, t));
+  return found;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const grepAt = args.indexOf('--grep');
+  const grep = grepAt >= 0 ? args.splice(grepAt, 2)[1] : undefined;
+  const patterns = args.length > 0 ? args : ['dist/test/unit', 'dist/test/native', 'dist/test/integration'];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const hooks = require(path.join(dist, 'test', 'hooks.js')) as { mochaHooks: Mocha.RootHookObject };
+  const mocha = new Mocha({ reporter: 'spec', timeout: 60_000, rootHooks: hooks.mochaHooks, ...(grep ? { grep } : {}) });
+  for (const f of files(patterns)) mocha.addFile(f);
+  const runner = mocha.run();
+  const stats = await new Promise<Mocha.Stats>((resolve) => runner.on('end', () => resolve(runner.stats as Mocha.Stats)));
+  const skipped = stats.pending > 0 ? `, ${stats.pending} skipped` : '';
+  process.stdout.write(`\n${stats.passes} passed, ${stats.failures} failed${skipped}\n`);
+  process.exitCode = stats.failures > 0 || stats.passes === 0 ? 1 : 0;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.stdout.write('\n0 passed, 1 failed\n');
+  process.exitCode = 1;
+});

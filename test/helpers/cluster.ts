@@ -1,0 +1,73 @@
+/**
+ * The test cluster: a throwaway micro cluster started by scripts/micro-osd.sh
+ * (mocha root hook in test/hooks.ts) unless CEPH_CONF names one already.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+
+import { Rados, type ConnectOptions } from '../../lib';
+
+export const repoRoot = path.resolve(__dirname, '..', '..', '..');
+export const microOsd = path.join(repoRoot, 'scripts', 'micro-osd.sh');
+const run = promisify(execFile);
+
+export interface StartedCluster {
+  dir: string;
+  confFile: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a micro cluster in a new temp dir (extra args go to micro-osd.sh start). */
+export async function startCluster(args: string[] = []): Promise<StartedCluster> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'ceph-rbd-test-'));
+  try {
+    await run('bash', [microOsd, 'start', dir, ...args], { maxBuffer: 16 << 20 });
+  } catch (err) {
+    await run('bash', [microOsd, 'stop', dir]).catch(() => undefined);
+    throw err;
+  }
+  return {
+    dir,
+    confFile: path.join(dir, 'ceph.conf'),
+    async stop() {
+      await run('bash', [microOsd, 'stop', dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The conf file of the shared test cluster. */
+export function confFile(): string {
+  const conf = process.env.CEPH_CONF;
+  if (!conf) throw new Error('CEPH_CONF is not set: the root hook did not start a cluster');
+  return conf;
+}
+
+/** A new connection to the shared test cluster. */
+export function connect(options: ConnectOptions = {}): Promise<Rados> {
+  return Rados.connect({ confFile: confFile(), timeoutMs: 60_000, ...options });
+}
+
+/** A name no other test uses, so tests can share one pool. */
+export function uniqueName(prefix = 'img'): string {
+  return `${prefix}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Runs a ceph CLI tool (rbd, rados, ceph) against the test cluster. */
+export async function cli(tool: 'rbd' | 'rados' | 'ceph', args: string[], input?: Buffer): Promise<string> {
+  if (input !== undefined) {
+    return execFileSync(tool, ['--conf', confFile(), ...args], { input, maxBuffer: 1 << 30 }).toString();
+  }
+  const { stdout } = await run(tool, ['--conf', confFile(), ...args], { maxBuffer: 1 << 30 });
+  return stdout;
+}
+
+/** Runs a CLI tool and returns stdout as a Buffer (e.g. `rbd export - `). */
+export async function cliBuffer(tool: 'rbd' | 'rados' | 'ceph', args: string[]): Promise<Buffer> {
+  const { stdout } = await run(tool, ['--conf', confFile(), ...args], { maxBuffer: 1 << 30, encoding: 'buffer' });
+  return stdout;
+}
