@@ -17,31 +17,6 @@
 
 namespace cephrbd {
 
-// A second handle an operation uses besides the one RunAsync tracks (clone:
-// parent and child IoCtx; Image.copy/deepCopy: the destination IoCtx).
-// RunAsync Enter()s, pins and Leave()s one handle; this gives the other the
-// same treatment:
-// - Enter() on the JS thread before anything is queued; nullptr when the
-//   handle is closing/closed (the caller then returns RejectClosed);
-// - while the token lives, the handle's close() is parked (in-flight count
-//   > 0) and its JS object is pinned, so its rados_ioctx_t outlives the work;
-// - the caller captures the token in the worker's call lambda, so it dies
-//   with the worker, on the JS thread, after the Promise settled (or at once
-//   if RunAsync rejected because the first handle was closed); dying, it
-//   Leave()s, which may complete a parked close. The worker never touches it.
-// Declared in rbd_clone.cc too; its home should be common/worker.h.
-std::shared_ptr<void> EnterSecondHandle(Napi::Env env, Handle* handle) {
-  struct Token {
-    Napi::Env env;
-    Handle* handle;
-    Napi::ObjectReference pin;
-    ~Token() { handle->Leave(env); }  // then `pin` is released
-  };
-  if (!handle->Enter()) return nullptr;
-  // Built in place: a moved-from temporary Token would Leave() twice.
-  return std::shared_ptr<void>(new Token{env, handle, Napi::Persistent(handle->JsObject())});
-}
-
 namespace {
 
 // rbd_default_features as a number: an integer, or names such as

@@ -15,11 +15,6 @@
 
 namespace cephrbd {
 
-// rbd_admin_trash.cc: enters a handle an operation uses besides the one
-// RunAsync tracks; holding the token keeps it entered and pinned; nullptr
-// when the handle is closed. (Belongs in common/worker.h.)
-std::shared_ptr<void> EnterSecondHandle(Napi::Env env, Handle* handle);
-
 void Image::AddCloneMethods(Props& props) {
   props.push_back(InstanceMethod<&Image::Flatten>("flatten"));
   props.push_back(InstanceMethod<&Image::ParentInfo>("parentInfo"));
