@@ -2,6 +2,7 @@
 // rollback, set, limits.
 #include <cerrno>
 #include <ctime>
+#include <limits>
 #include <vector>
 
 #include "common/args.h"
@@ -177,12 +178,20 @@ Napi::Value Image::SetSnap(const Napi::CallbackInfo& info) {
       });
 }
 
+// snapGetLimit() -> the limit, or Infinity when none is set: librbd reports
+// "no limit" as UINT64_MAX, which a Number cannot hold (it would read back
+// as 18446744073709552000); no limit above 2^53 - 1 is distinguishable
+// from "none" in practice, so those are Infinity too.
 // Implements: rbd_snap_get_limit
 Napi::Value Image::SnapGetLimit(const Napi::CallbackInfo& info) {
   rbd_image_t img = image_;
   return RunAsync<uint64_t>(
       info.Env(), this, Ctx("Image.snapGetLimit"), [img](uint64_t& out) { return rbd_snap_get_limit(img, &out); },
-      [](Napi::Env env, uint64_t& v) { return Napi::Number::New(env, static_cast<double>(v)); });
+      [](Napi::Env env, uint64_t& v) {
+        constexpr uint64_t kMaxSafe = (uint64_t{1} << 53) - 1;
+        return Napi::Number::New(env, v > kMaxSafe ? std::numeric_limits<double>::infinity()
+                                                   : static_cast<double>(v));
+      });
 }
 
 // Implements: rbd_snap_set_limit
