@@ -2,6 +2,7 @@
  * The test cluster: a throwaway micro cluster started by scripts/micro-osd.sh
  * (mocha root hook in test/hooks.ts) unless CEPH_CONF names one already.
  */
+import { strict as assert } from 'node:assert';
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 
-import { Rados, type ConnectOptions } from '../../lib';
+import { Rados, type CephError, type ConnectOptions, type IoCtx } from '../../lib';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const microOsd = path.join(repoRoot, 'scripts', 'micro-osd.sh');
@@ -70,4 +71,38 @@ export async function cli(tool: 'rbd' | 'rados' | 'ceph', args: string[], input?
 export async function cliBuffer(tool: 'rbd' | 'rados' | 'ceph', args: string[]): Promise<Buffer> {
   const { stdout } = await run(tool, ['--conf', confFile(), ...args], { maxBuffer: 1 << 30, encoding: 'buffer' });
   return stdout;
+}
+
+/**
+ * Registers suite hooks: one connection and one I/O context on `pool` for
+ * the whole describe block, shut down after it. `use` receives them.
+ */
+export function withPool(pool: string, use: (cluster: Rados, ioctx: IoCtx) => void): void {
+  let cluster: Rados | undefined;
+  before(async () => {
+    cluster = await connect();
+    use(cluster, await cluster.openIoctx(pool));
+  });
+  after(async () => {
+    await cluster?.shutdown();
+  });
+}
+
+type ErrorClass = abstract new (...args: never[]) => CephError;
+
+/**
+ * An assert.rejects validator for a typed Ceph error: class, code, errno, op,
+ * the message prefix, and (when given) the image/snapshot it names.
+ */
+export function cephError(Class: ErrorClass, code: string, errno: number, op: string, about: { image?: string; snapshot?: string } = {}) {
+  return (e: unknown): true => {
+    assert.ok(e instanceof Class, `expected ${Class.name}, got ${String(e)}`);
+    assert.equal(e.code, code);
+    assert.equal(e.errno, errno);
+    assert.equal(e.op, op);
+    if (about.image !== undefined) assert.equal(e.image, about.image);
+    if (about.snapshot !== undefined) assert.equal(e.snapshot, about.snapshot);
+    assert.ok(e.message.startsWith(`${op}: `), e.message);
+    return true;
+  };
 }

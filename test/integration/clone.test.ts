@@ -13,28 +13,10 @@ import {
   Rados,
   Rbd,
   SnapNamespaceType,
-  type CephError,
 } from '../../lib';
-import { connect, uniqueName } from '../helpers/cluster';
+import { cephError, uniqueName, withPool } from '../helpers/cluster';
 
 const MiB = 1024 * 1024;
-
-type ErrorClass = abstract new (...args: never[]) => CephError;
-
-/** assert.rejects validator: class, code, errno and op (and what the error names). */
-function cephError(Class: ErrorClass, code: string, errno: number, op: string, about: { image?: string; snapshot?: string } = {}) {
-  return (e: unknown): true => {
-    assert.ok(e instanceof Class, `expected ${Class.name}, got ${String(e)}`);
-    assert.equal(e.code, code);
-    assert.equal(e.errno, errno);
-    assert.equal(e.op, op);
-    assert.equal(e.family, 'rbd');
-    if (about.image !== undefined) assert.equal(e.image, about.image);
-    if (about.snapshot !== undefined) assert.equal(e.snapshot, about.snapshot);
-    assert.ok(e.message.startsWith(`${op}: `), e.message);
-    return true;
-  };
-}
 
 /** The AbortError of lib/errors.ts, Node-compatible. */
 function abortError(e: unknown): true {
@@ -48,12 +30,9 @@ describe('clones, flatten, copy and deep copy (real cluster)', function () {
   this.timeout(120_000);
   let cluster: Rados;
   let ioctx: IoCtx;
-  before(async () => {
-    cluster = await connect();
-    ioctx = await cluster.openIoctx('rbd');
-  });
-  after(async () => {
-    await cluster.shutdown();
+  withPool('rbd', (c, io) => {
+    cluster = c;
+    ioctx = io;
   });
 
   /** Removes an image and its snapshots (unprotecting them), if it exists. */

@@ -8,7 +8,6 @@ import {
   InvalidArgument,
   IoCtx,
   OperationNotSupported,
-  Rados,
   Rbd,
   RBD_FEATURE_EXCLUSIVE_LOCK,
   RBD_FEATURE_LAYERING,
@@ -17,34 +16,17 @@ import {
   RBD_LOCK_MODE_EXCLUSIVE,
   ReadOnlyImage,
 } from '../../lib';
-import { cli, connect, uniqueName } from '../helpers/cluster';
+import { cli, connect, uniqueName, withPool, cephError } from '../helpers/cluster';
 
 const MiB = 1024 * 1024;
 const LAYERING = RBD_FEATURE_LAYERING;
 const EXCLUSIVE = RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK;
 const OBJECT_MAP = RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK | RBD_FEATURE_OBJECT_MAP;
 
-/** Asserts a CephError's class, code, errno and op. */
-function rejectsWith(cls: Function, code: string, errno: number, op: string) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
-    const err = e as { code: string; errno: number; op: string };
-    assert.equal(err.code, code);
-    assert.equal(err.errno, errno);
-    assert.equal(err.op, op);
-    return true;
-  };
-}
-
 describe('image metadata, locks, watchers, object map, sparsify (real cluster)', () => {
-  let cluster: Rados;
   let ioctx: IoCtx;
-  before(async () => {
-    cluster = await connect();
-    ioctx = await cluster.openIoctx('rbd');
-  });
-  after(async () => {
-    await cluster.shutdown();
+  withPool('rbd', (_cluster, io) => {
+    ioctx = io;
   });
 
   /** A new image with `features`, removed afterwards. */
@@ -117,11 +99,11 @@ describe('image metadata, locks, watchers, object map, sparsify (real cluster)',
         const image = await Image.open(ioctx, name);
         try {
           await assert.rejects(image.metadataGet('missing'), (e: unknown) => {
-            rejectsWith(ImageNotFound, 'ENOENT', -2, 'Image.metadataGet')(e);
+            cephError(ImageNotFound, 'ENOENT', -2, 'Image.metadataGet')(e);
             assert.equal((e as Error).message, `Image.metadataGet: No such file or directory (pool=rbd, image=${name})`);
             return true;
           });
-          await assert.rejects(image.metadataRemove('missing'), rejectsWith(ImageNotFound, 'ENOENT', -2, 'Image.metadataRemove'));
+          await assert.rejects(image.metadataRemove('missing'), cephError(ImageNotFound, 'ENOENT', -2, 'Image.metadataRemove'));
           await assert.rejects(image.metadataGet(''), { name: 'TypeError', code: 'ERR_INVALID_ARG_VALUE' });
         } finally {
           await image.close();
@@ -195,9 +177,9 @@ describe('image metadata, locks, watchers, object map, sparsify (real cluster)',
           assert.deepEqual(await image.lockGetOwners(), { mode: -1, owners: [] });
           assert.deepEqual((await withPeek(name, (peek) => peek.listLockers())).lockers, []);
           // Releasing a lock not held: librbd answers EINVAL.
-          await assert.rejects(image.lockRelease(), rejectsWith(InvalidArgument, 'EINVAL', -22, 'Image.lockRelease'));
+          await assert.rejects(image.lockRelease(), cephError(InvalidArgument, 'EINVAL', -22, 'Image.lockRelease'));
           // librbd has no shared managed lock.
-          await assert.rejects(image.lockAcquire('shared'), rejectsWith(OperationNotSupported, 'EOPNOTSUPP', -95, 'Image.lockAcquire'));
+          await assert.rejects(image.lockAcquire('shared'), cephError(OperationNotSupported, 'EOPNOTSUPP', -95, 'Image.lockAcquire'));
           await assert.rejects(image.lockAcquire('bogus' as 'shared'), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
         } finally {
           await image.close();
@@ -208,8 +190,8 @@ describe('image metadata, locks, watchers, object map, sparsify (real cluster)',
       withImage(LAYERING, async (name) => {
         const image = await Image.open(ioctx, name);
         try {
-          await assert.rejects(image.lockAcquire(), rejectsWith(InvalidArgument, 'EINVAL', -22, 'Image.lockAcquire'));
-          await assert.rejects(image.lockGetOwners(), rejectsWith(InvalidArgument, 'EINVAL', -22, 'Image.lockGetOwners'));
+          await assert.rejects(image.lockAcquire(), cephError(InvalidArgument, 'EINVAL', -22, 'Image.lockAcquire'));
+          await assert.rejects(image.lockGetOwners(), cephError(InvalidArgument, 'EINVAL', -22, 'Image.lockGetOwners'));
           assert.equal(await image.isExclusiveLockOwner(), false);
         } finally {
           await image.close();
@@ -228,11 +210,11 @@ describe('image metadata, locks, watchers, object map, sparsify (real cluster)',
           // peer's lockAcquire fails at once with EROFS (no waiting).
           await first.lockAcquire();
           const firstOwner = (await first.lockGetOwners()).owners[0];
-          await assert.rejects(second.lockAcquire(), rejectsWith(ReadOnlyImage, 'EROFS', -30, 'Image.lockAcquire'));
+          await assert.rejects(second.lockAcquire(), cephError(ReadOnlyImage, 'EROFS', -30, 'Image.lockAcquire'));
           assert.equal(await first.isExclusiveLockOwner(), true);
           assert.equal(await second.isExclusiveLockOwner(), false);
           // Writes from the peer need the lock too, and are refused the same way.
-          await assert.rejects(second.write(Buffer.alloc(512, 1), 0), rejectsWith(ReadOnlyImage, 'EROFS', -30, 'Image.write'));
+          await assert.rejects(second.write(Buffer.alloc(512, 1), 0), cephError(ReadOnlyImage, 'EROFS', -30, 'Image.write'));
 
           // Once released, the peer gets it; lockGetOwners names the peer's address.
           await first.lockRelease();
@@ -246,7 +228,7 @@ describe('image metadata, locks, watchers, object map, sparsify (real cluster)',
           // The standard policy stays with the handle after lockRelease: its
           // writes no longer take the lock on their own (EROFS) until the
           // next lockAcquire.
-          await assert.rejects(first.write(Buffer.alloc(512, 2), 0), rejectsWith(ReadOnlyImage, 'EROFS', -30, 'Image.write'));
+          await assert.rejects(first.write(Buffer.alloc(512, 2), 0), cephError(ReadOnlyImage, 'EROFS', -30, 'Image.write'));
           await first.lockAcquire();
           assert.equal(await first.write(Buffer.alloc(512, 2), 0), 512);
           await first.lockRelease();
@@ -282,12 +264,12 @@ describe('image metadata, locks, watchers, object map, sparsify (real cluster)',
           assert.equal(mode, RBD_LOCK_MODE_EXCLUSIVE);
           assert.equal(owners.length, 1);
           // The owner must match the current holder's address.
-          await assert.rejects(image.lockBreak('127.0.0.1:0/1'), rejectsWith(ImageBusy, 'EBUSY', -16, 'Image.lockBreak'));
-          await assert.rejects(image.lockBreak(owners[0], 'shared'), rejectsWith(OperationNotSupported, 'EOPNOTSUPP', -95, 'Image.lockBreak'));
+          await assert.rejects(image.lockBreak('127.0.0.1:0/1'), cephError(ImageBusy, 'EBUSY', -16, 'Image.lockBreak'));
+          await assert.rejects(image.lockBreak(owners[0], 'shared'), cephError(OperationNotSupported, 'EOPNOTSUPP', -95, 'Image.lockBreak'));
           await image.lockBreak(owners[0]);
           assert.deepEqual(await image.lockGetOwners(), { mode: -1, owners: [] });
           // rbd_blocklist_on_break_lock (default true): the old holder is fenced off.
-          await assert.rejects(victim.isExclusiveLockOwner(), rejectsWith(ConnectionError, 'ESHUTDOWN', -108, 'Image.isExclusiveLockOwner'));
+          await assert.rejects(victim.isExclusiveLockOwner(), cephError(ConnectionError, 'ESHUTDOWN', -108, 'Image.isExclusiveLockOwner'));
           await image.lockAcquire();
           assert.equal(await image.isExclusiveLockOwner(), true);
           await image.lockRelease();
@@ -315,7 +297,7 @@ describe('image metadata, locks, watchers, object map, sparsify (real cluster)',
           assert.match(locker.address, /^[\d.]+:\d+\/\d+$/);
 
           // A (client, cookie) pair that holds no lock: ENOENT.
-          await assert.rejects(image.breakLock(locker.client, 'other'), rejectsWith(ImageNotFound, 'ENOENT', -2, 'Image.breakLock'));
+          await assert.rejects(image.breakLock(locker.client, 'other'), cephError(ImageNotFound, 'ENOENT', -2, 'Image.breakLock'));
           await image.breakLock(locker.client, locker.cookie);
           assert.deepEqual((await image.listLockers()).lockers, []);
           assert.match(await cli('rbd', ['lock', 'ls', `rbd/${name}`]), /^$/);
@@ -367,7 +349,7 @@ describe('image metadata, locks, watchers, object map, sparsify (real cluster)',
       await withImage(LAYERING, async (name) => {
         const image = await Image.open(ioctx, name);
         try {
-          await assert.rejects(image.rebuildObjectMap(), rejectsWith(InvalidArgument, 'EINVAL', -22, 'Image.rebuildObjectMap'));
+          await assert.rejects(image.rebuildObjectMap(), cephError(InvalidArgument, 'EINVAL', -22, 'Image.rebuildObjectMap'));
         } finally {
           await image.close();
         }
@@ -402,8 +384,8 @@ describe('image metadata, locks, watchers, object map, sparsify (real cluster)',
           assert.deepEqual(await image.read(4 * MiB, 4096), Buffer.alloc(4096));
           assert.deepEqual(await image.read(9 * MiB, 4), Buffer.alloc(4, 0xcd));
           // librbd wants a power of two between 4 KiB and the object size.
-          await assert.rejects(image.sparsify(5000), rejectsWith(InvalidArgument, 'EINVAL', -22, 'Image.sparsify'));
-          await assert.rejects(image.sparsify(8 * MiB), rejectsWith(InvalidArgument, 'EINVAL', -22, 'Image.sparsify'));
+          await assert.rejects(image.sparsify(5000), cephError(InvalidArgument, 'EINVAL', -22, 'Image.sparsify'));
+          await assert.rejects(image.sparsify(8 * MiB), cephError(InvalidArgument, 'EINVAL', -22, 'Image.sparsify'));
         } finally {
           await image.close();
         }

@@ -1,20 +1,15 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 
-import { Image, ImageExists, ImageHasSnapshots, ImageNotFound, InvalidArgument, IoCtx, Rados, Rbd } from '../../lib';
-import { cliBuffer, connect, uniqueName } from '../helpers/cluster';
+import { Image, ImageExists, ImageHasSnapshots, ImageNotFound, InvalidArgument, IoCtx, Rbd } from '../../lib';
+import { cliBuffer, uniqueName, withPool } from '../helpers/cluster';
 
 const MiB = 1024 * 1024;
 
 describe('Rbd and Image (real cluster)', () => {
-  let cluster: Rados;
   let ioctx: IoCtx;
-  before(async () => {
-    cluster = await connect();
-    ioctx = await cluster.openIoctx('rbd');
-  });
-  after(async () => {
-    await cluster.shutdown();
+  withPool('rbd', (_cluster, io) => {
+    ioctx = io;
   });
 
   it('creates, lists, renames and removes images', async () => {

@@ -2,21 +2,18 @@ import { strict as assert } from 'node:assert';
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
-import { HandleClosedError, Image, IoCtx, Rados, Rbd } from '../../lib';
-import { connect, uniqueName } from '../helpers/cluster';
+import { HandleClosedError, Image, IoCtx, Rbd } from '../../lib';
+import { connect, uniqueName, withPool } from '../helpers/cluster';
 
 const MiB = 1024 * 1024;
 
 describe('handle lifetimes (real cluster)', () => {
-  let cluster: Rados;
   let ioctx: IoCtx;
-  before(async () => {
-    cluster = await connect();
-    ioctx = await cluster.openIoctx('rbd');
-  });
-  after(async () => {
-    await cluster.shutdown();
+  withPool('rbd', (_cluster, io) => {
+    ioctx = io;
   });
 
   async function withImage(fn: (name: string) => Promise<void>): Promise<void> {
@@ -114,16 +111,20 @@ describe('handle lifetimes (real cluster)', () => {
   });
 
   it('handles dropped without close are collected without blocking or crashing', async function () {
-    if (typeof global.gc !== 'function') this.skip();
+    // Expose the collector for this test without a command-line flag.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
     const name = uniqueName();
     await Rbd.create(ioctx, name, MiB);
-    for (let i = 0; i < 20; i++) {
+    // Opened and written in a frame of their own, so nothing here keeps them reachable.
+    const openAndForget = async (i: number): Promise<void> => {
       const img = await Image.open(ioctx, name);
       await img.write(Buffer.alloc(512, i), 0);
-    }
-    global.gc?.();
+    };
+    for (let i = 0; i < 20; i++) await openAndForget(i);
+    gc();
     await new Promise((r) => setTimeout(r, 200));
-    global.gc?.();
+    gc();
     // The reaper thread closes the forgotten images; removal succeeds once their watches are gone.
     for (let attempt = 0; ; attempt++) {
       try {

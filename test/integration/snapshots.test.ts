@@ -8,38 +8,20 @@ import {
   ImageNotFound,
   InvalidArgument,
   IoCtx,
-  Rados,
   Rbd,
   RbdError,
   RBD_FEATURE_LAYERING,
   ReadOnlyImage,
 } from '../../lib';
-import { connect, uniqueName } from '../helpers/cluster';
+import { uniqueName, withPool, cephError } from '../helpers/cluster';
 
 const MiB = 1024 * 1024;
 
-/** Asserts a CephError's class, code, errno, op and snapshot. */
-function rejectsWith(cls: Function, code: string, errno: number, op: string, snapshot?: string) {
-  return (e: unknown): boolean => {
-    assert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
-    const err = e as { code: string; errno: number; op: string; snapshot?: string };
-    assert.equal(err.code, code);
-    assert.equal(err.errno, errno);
-    assert.equal(err.op, op);
-    if (snapshot !== undefined) assert.equal(err.snapshot, snapshot);
-    return true;
-  };
-}
 
 describe('snapshots (real cluster)', () => {
-  let cluster: Rados;
   let ioctx: IoCtx;
-  before(async () => {
-    cluster = await connect();
-    ioctx = await cluster.openIoctx('rbd');
-  });
-  after(async () => {
-    await cluster.shutdown();
+  withPool('rbd', (_cluster, io) => {
+    ioctx = io;
   });
 
   /** A new layering image, opened; afterwards every snapshot (protected too) and the image are removed. */
@@ -99,7 +81,7 @@ describe('snapshots (real cluster)', () => {
     withImage(async (image, name) => {
       await image.createSnap('dup');
       await assert.rejects(image.createSnap('dup'), (e: unknown) => {
-        rejectsWith(ImageExists, 'EEXIST', -17, 'Image.createSnap', 'dup')(e);
+        cephError(ImageExists, 'EEXIST', -17, 'Image.createSnap', { snapshot: 'dup' })(e);
         assert.equal((e as Error).message, `Image.createSnap: File exists (pool=rbd, image=${name}, snapshot=dup)`);
         return true;
       });
@@ -112,8 +94,8 @@ describe('snapshots (real cluster)', () => {
       await image.renameSnap('old', 'new');
       assert.deepEqual((await image.listSnaps()).map((s) => s.name), ['new', 'other']);
       assert.equal(await image.snapExists('old'), false);
-      await assert.rejects(image.renameSnap('old', 'x'), rejectsWith(ImageNotFound, 'ENOENT', -2, 'Image.renameSnap', 'old'));
-      await assert.rejects(image.renameSnap('other', 'new'), rejectsWith(ImageExists, 'EEXIST', -17, 'Image.renameSnap', 'other'));
+      await assert.rejects(image.renameSnap('old', 'x'), cephError(ImageNotFound, 'ENOENT', -2, 'Image.renameSnap', { snapshot: 'old' }));
+      await assert.rejects(image.renameSnap('other', 'new'), cephError(ImageExists, 'EEXIST', -17, 'Image.renameSnap', { snapshot: 'other' }));
     }));
 
   it('protect, isProtected, unprotect; the errors librbd returns around them', () =>
@@ -121,18 +103,18 @@ describe('snapshots (real cluster)', () => {
       await image.createSnap('p');
       assert.equal(await image.isProtectedSnap('p'), false);
       // Unprotecting an unprotected snapshot: EINVAL.
-      await assert.rejects(image.unprotectSnap('p'), rejectsWith(InvalidArgument, 'EINVAL', -22, 'Image.unprotectSnap', 'p'));
+      await assert.rejects(image.unprotectSnap('p'), cephError(InvalidArgument, 'EINVAL', -22, 'Image.unprotectSnap', { snapshot: 'p' }));
       await image.protectSnap('p');
       assert.equal(await image.isProtectedSnap('p'), true);
       assert.equal((await image.listSnaps())[0].protected, true);
       // Protecting twice: EBUSY.
-      await assert.rejects(image.protectSnap('p'), rejectsWith(ImageBusy, 'EBUSY', -16, 'Image.protectSnap', 'p'));
+      await assert.rejects(image.protectSnap('p'), cephError(ImageBusy, 'EBUSY', -16, 'Image.protectSnap', { snapshot: 'p' }));
       // Removing a protected snapshot: EBUSY.
-      await assert.rejects(image.removeSnap('p'), rejectsWith(ImageBusy, 'EBUSY', -16, 'Image.removeSnap', 'p'));
+      await assert.rejects(image.removeSnap('p'), cephError(ImageBusy, 'EBUSY', -16, 'Image.removeSnap', { snapshot: 'p' }));
       await image.unprotectSnap('p');
       assert.equal(await image.isProtectedSnap('p'), false);
-      await assert.rejects(image.isProtectedSnap('missing'), rejectsWith(ImageNotFound, 'ENOENT', -2, 'Image.isProtectedSnap', 'missing'));
-      await assert.rejects(image.removeSnap('missing'), rejectsWith(ImageNotFound, 'ENOENT', -2, 'Image.removeSnap', 'missing'));
+      await assert.rejects(image.isProtectedSnap('missing'), cephError(ImageNotFound, 'ENOENT', -2, 'Image.isProtectedSnap', { snapshot: 'missing' }));
+      await assert.rejects(image.removeSnap('missing'), cephError(ImageNotFound, 'ENOENT', -2, 'Image.removeSnap', { snapshot: 'missing' }));
     }));
 
   it('removeSnap({ force: true }) removes a protected snapshot', () =>
@@ -159,7 +141,7 @@ describe('snapshots (real cluster)', () => {
       for (const [done, total] of progress) assert.ok(done <= total && total > 0);
       assert.deepEqual(await image.read(0, v1.length), v1);
       assert.deepEqual(await image.read(8 * MiB, 4096), Buffer.alloc(4096));
-      await assert.rejects(image.rollbackToSnap('missing'), rejectsWith(ImageNotFound, 'ENOENT', -2, 'Image.rollbackToSnap', 'missing'));
+      await assert.rejects(image.rollbackToSnap('missing'), cephError(ImageNotFound, 'ENOENT', -2, 'Image.rollbackToSnap', { snapshot: 'missing' }));
     }));
 
   it('setSnap(name) reads the snapshot and refuses writes (ReadOnlyImage); setSnap(null) returns to the head', () =>
@@ -170,9 +152,9 @@ describe('snapshots (real cluster)', () => {
       await image.setSnap('s');
       assert.equal(image.snapshot, 's');
       assert.deepEqual(await image.read(0, 4096), Buffer.alloc(4096, 0xaa));
-      await assert.rejects(image.write(Buffer.alloc(16, 1), 0), rejectsWith(ReadOnlyImage, 'EROFS', -30, 'Image.write', 's'));
+      await assert.rejects(image.write(Buffer.alloc(16, 1), 0), cephError(ReadOnlyImage, 'EROFS', -30, 'Image.write', { snapshot: 's' }));
       // A missing snapshot: ENOENT, and the image stays where it was.
-      await assert.rejects(image.setSnap('missing'), rejectsWith(ImageNotFound, 'ENOENT', -2, 'Image.setSnap', 'missing'));
+      await assert.rejects(image.setSnap('missing'), cephError(ImageNotFound, 'ENOENT', -2, 'Image.setSnap', { snapshot: 'missing' }));
       assert.equal(image.snapshot, 's');
       assert.deepEqual(await image.read(0, 4), Buffer.alloc(4, 0xaa));
       await image.setSnap(null);
@@ -189,11 +171,11 @@ describe('snapshots (real cluster)', () => {
       assert.equal(await image.snapGetLimit(), 2);
       await image.createSnap('a');
       await image.createSnap('b');
-      await assert.rejects(image.createSnap('c'), rejectsWith(DiskQuotaExceeded, 'EDQUOT', -122, 'Image.createSnap', 'c'));
+      await assert.rejects(image.createSnap('c'), cephError(DiskQuotaExceeded, 'EDQUOT', -122, 'Image.createSnap', { snapshot: 'c' }));
       assert.equal(await image.snapExists('c'), false);
       // A limit below the current count: ERANGE (no dedicated class).
       await assert.rejects(image.snapSetLimit(1), (e: unknown) => {
-        rejectsWith(RbdError, 'ERANGE', -34, 'Image.snapSetLimit')(e);
+        cephError(RbdError, 'ERANGE', -34, 'Image.snapSetLimit')(e);
         assert.equal((e as Error).constructor, RbdError);
         return true;
       });
@@ -212,7 +194,7 @@ describe('snapshots (real cluster)', () => {
       assert.ok(Math.abs(ts.getTime() - before) < 10_000, `${ts.toISOString()} is near now`);
       // listSnaps keeps the sub-millisecond part; a Date holds whole milliseconds.
       assert.equal(ts.getTime(), Math.trunc((await image.listSnaps())[0].timestampMs));
-      await assert.rejects(image.snapGetTimestamp('missing'), rejectsWith(ImageNotFound, 'ENOENT', -2, 'Image.snapGetTimestamp', 'missing'));
+      await assert.rejects(image.snapGetTimestamp('missing'), cephError(ImageNotFound, 'ENOENT', -2, 'Image.snapGetTimestamp', { snapshot: 'missing' }));
     }));
 
   it('opening an image at a snapshot reads it read-only; a missing snapshot is ImageNotFound', () =>
@@ -224,12 +206,12 @@ describe('snapshots (real cluster)', () => {
       try {
         assert.equal(at.snapshot, 's');
         assert.deepEqual(await at.read(0, 512), Buffer.alloc(512, 5));
-        await assert.rejects(at.write(Buffer.alloc(1), 0), rejectsWith(ReadOnlyImage, 'EROFS', -30, 'Image.write', 's'));
+        await assert.rejects(at.write(Buffer.alloc(1), 0), cephError(ReadOnlyImage, 'EROFS', -30, 'Image.write', { snapshot: 's' }));
       } finally {
         await at.close();
       }
       await assert.rejects(Image.open(ioctx, name, { snapshot: 'missing' }), (e: unknown) => {
-        rejectsWith(ImageNotFound, 'ENOENT', -2, 'Image.open', 'missing')(e);
+        cephError(ImageNotFound, 'ENOENT', -2, 'Image.open', { snapshot: 'missing' })(e);
         assert.equal((e as Error).message, `Image.open: No such file or directory (pool=rbd, image=${name}, snapshot=missing)`);
         return true;
       });

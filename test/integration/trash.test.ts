@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 
 import { Image, ImageNotFound, IoCtx, PermissionDenied, Rados, Rbd, RBD_TRASH_IMAGE_SOURCE_USER, type TrashEntry } from '../../lib';
-import { connect, uniqueName } from '../helpers/cluster';
+import { uniqueName, withPool } from '../helpers/cluster';
 
 const MiB = 1024 * 1024;
 
@@ -9,12 +9,9 @@ describe('trash and pool init (real cluster)', function () {
   this.timeout(120_000);
   let cluster: Rados;
   let ioctx: IoCtx;
-  before(async () => {
-    cluster = await connect();
-    ioctx = await cluster.openIoctx('rbd');
-  });
-  after(async () => {
-    await cluster.shutdown();
+  withPool('rbd', (c, io) => {
+    cluster = c;
+    ioctx = io;
   });
 
   /** The trash entry of the image called `name` (this test's names are unique). */
@@ -23,7 +20,7 @@ describe('trash and pool init (real cluster)', function () {
   }
 
   /** Runs `fn` on a new pool initialised for RBD, then deletes the pool. */
-  async function withPool(fn: (io: IoCtx, pool: string) => Promise<void>, init = true): Promise<void> {
+  async function withFreshPool(fn: (io: IoCtx, pool: string) => Promise<void>, init = true): Promise<void> {
     const pool = uniqueName('pool');
     await cluster.createPool(pool);
     try {
@@ -114,7 +111,7 @@ describe('trash and pool init (real cluster)', function () {
   });
 
   it('poolInit initialises a fresh pool for RBD', async () => {
-    await withPool(async (io, pool) => {
+    await withFreshPool(async (io, pool) => {
       await Rbd.poolInit(io);
       const reply = await cluster.monCommand({ prefix: 'osd pool application get', pool, format: 'json' });
       assert.equal(reply.status, 0, reply.outs);
@@ -130,7 +127,7 @@ describe('trash and pool init (real cluster)', function () {
 
   // In a pool of its own: a purge in the shared pool would remove other tests' entries.
   it('trashPurge removes expired entries only (with progress)', async () => {
-    await withPool(async (io) => {
+    await withFreshPool(async (io) => {
       const expired = uniqueName('expired');
       const deferred = uniqueName('deferred');
       await Rbd.create(io, expired, MiB);
