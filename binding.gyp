@@ -4,6 +4,7 @@
       "target_name": "ceph_rbd",
       "sources": [
         "native/addon.cc",
+        "native/hash.cc",
         "native/common/errors.cc",
         "native/common/handle.cc",
         "native/common/aio.cc",

@@ -17,3 +17,29 @@ export {
 export type { LongOperationOptions } from './progress';
 export * from './errors';
 export * from './constants';
+export {
+  GlanceStore,
+  DEFAULT_SNAPNAME as GLANCE_DEFAULT_SNAPNAME,
+  type GlanceStoreOptions,
+  type GlanceLogger,
+  type AddOptions as GlanceAddOptions,
+  type AddResult as GlanceAddResult,
+  type GetOptions as GlanceGetOptions,
+  type GetResult as GlanceGetResult,
+} from './glance/store';
+export { parseLocation as parseGlanceLocation, formatLocation as formatGlanceLocation, type RbdLocation, type RbdLocationParts } from './glance/location';
+export type { UploadSource } from './glance/source';
+export type { HashOn } from './glance/hashing';
+export {
+  GlanceStoreError,
+  BadStoreUri,
+  Duplicate,
+  Invalid,
+  StorageFull,
+  NotFound,
+  InUseByStore,
+  BackendException,
+  BadStoreConfiguration,
+} from './glance/errors';
+export * from './cinder';
+export { setLogger, getLogger, type LoggerLike, type LogFn } from './logger';

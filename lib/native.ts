@@ -57,6 +57,8 @@ export interface NativeIoCtx {
   readonly poolId: number;
   readonly state: HandleState;
   close(): Promise<void>;
+  /** rados_set_pool_full_try / rados_unset_pool_full_try (a flag; does not block). */
+  setPoolFullTry(enabled: boolean): void;
   write(oid: string, data: Buffer, offset: U64): Promise<void>;
   writeFull(oid: string, data: Buffer): Promise<void>;
   append(oid: string, data: Buffer): Promise<void>;
@@ -178,12 +180,27 @@ export interface NativeRbd {
   poolInit(ioctx: NativeIoCtx, force: boolean): Promise<void>;
 }
 
+/** native/hash.cc: incremental digests off the JS thread, one serial lane per algorithm. */
+export interface NativeHasher {
+  /** The algorithm names, in the order digest() answers. */
+  readonly algorithms: string[];
+  /** Pieces not yet hashed by every algorithm. */
+  readonly pending: number;
+  /** Resolves once every algorithm has hashed `data` (the Buffer is pinned, not copied, until then). */
+  update(data: Buffer): Promise<void>;
+  /** Lower-case hex digests after every earlier update, one per algorithm; once only. */
+  digest(): Promise<string[]>;
+}
+
 export interface NativeAddon {
   connect(options: NativeConnectOptions): Promise<NativeRadosCluster>;
   openImage(ioctx: NativeIoCtx, nameOrId: string, options?: { readOnly?: boolean; snapshot?: string; byId?: boolean }): Promise<NativeImage>;
   rbd: NativeRbd;
   constants: Record<string, number>;
   setErrorFactory(factory: (error: Error) => Error): void;
+  /** TypeError (ERR_CRYPTO_INVALID_DIGEST) for a name OpenSSL does not know. */
+  createHasher(algorithms: string[]): NativeHasher;
+  Hasher: Function;
   /** Synchronously releases every open handle (process exit only). */
   releaseAll(): void;
   RadosCluster: Function;

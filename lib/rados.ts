@@ -1,7 +1,7 @@
 /** Typed wrappers over the native cluster connection and I/O context. */
 import { addon, type NativeIoCtx, type NativeMonReply, type NativePoolStat, type NativeRadosCluster, type NativeObjectStat } from './native';
 import './setup';
-import { checkBuffer, checkInteger, checkLength, checkName, checkObject, checkString, checkU64, invalidType } from './validate';
+import { checkBoolean, checkBuffer, checkInteger, checkLength, checkName, checkObject, checkSecret, checkString, checkU64, invalidType, isSecretOption } from './validate';
 
 export interface ConnectOptions {
   /** ceph.conf to read. Default: librados' search (honours CEPH_CONF, then /etc/ceph/$cluster.conf, ~/.ceph/…). */
@@ -43,7 +43,9 @@ export function toNativeConnectOptions(options: ConnectOptions): { name?: string
   const conf: Record<string, string> = {};
   if (options.conf !== undefined) {
     const extra = checkObject<Record<string, string>>(options.conf, 'options.conf');
-    for (const [k, v] of Object.entries(extra)) conf[checkName(k, 'options.conf key')] = checkString(v, `options.conf.${k}`);
+    for (const [k, v] of Object.entries(extra)) {
+      conf[checkName(k, 'options.conf key')] = isSecretOption(k) ? checkSecret(v, `options.conf.${k}`, true) : checkString(v, `options.conf.${k}`);
+    }
   }
   if (options.timeoutMs !== undefined) {
     const s = seconds(options.timeoutMs, 'options.timeoutMs');
@@ -54,7 +56,7 @@ export function toNativeConnectOptions(options: ConnectOptions): { name?: string
   if (options.osdOpTimeoutMs !== undefined) conf.rados_osd_op_timeout = seconds(options.osdOpTimeoutMs, 'options.osdOpTimeoutMs');
   if (options.monOpTimeoutMs !== undefined) conf.rados_mon_op_timeout = seconds(options.monOpTimeoutMs, 'options.monOpTimeoutMs');
   if (options.keyring !== undefined) conf.keyring = checkName(options.keyring, 'options.keyring');
-  if (options.key !== undefined) conf.key = checkName(options.key, 'options.key');
+  if (options.key !== undefined) conf.key = checkSecret(options.key, 'options.key');
   const out: { name?: string; clusterName?: string; confFile?: string; conf: Record<string, string> } = { conf };
   if (options.clientId !== undefined && options.clientId !== null) {
     const id = checkName(options.clientId, 'options.clientId');
@@ -206,6 +208,18 @@ export class IoCtx {
 
   get state(): 'open' | 'closing' | 'closed' {
     return this.#native.state;
+  }
+
+  /**
+   * Full-pool behaviour of this context (rados_set_pool_full_try). Off (the
+   * default): an operation on a pool the cluster flags full waits until
+   * there is space again (bounded only by timeoutMs). On: it is sent anyway,
+   * so writes that need space fail at once with NoSpace (DiskQuotaExceeded
+   * for a pool quota) and deletes go through, as `rbd rm` does; images opened
+   * through the context afterwards inherit it. Set it before using the context.
+   */
+  setPoolFullTry(enabled: boolean): void {
+    this.#native.setPoolFullTry(checkBoolean(enabled, 'enabled'));
   }
 
   /** Writes `data` into object `oid` at `offset`. */

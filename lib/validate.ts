@@ -8,13 +8,31 @@ import { inspect } from 'node:util';
 
 type Coded<E extends Error> = E & { code: string };
 
+/** A value an error message must not show (a secret): describe() prints `text` instead. */
+class Redacted {
+  constructor(readonly text: string) {}
+}
+
 function describe(value: unknown): string {
+  if (value instanceof Redacted) return value.text;
   if (typeof value === 'string') return inspect(value.length > 64 ? `${value.slice(0, 64)}…` : value);
   if (typeof value === 'bigint') return `${value}n`;
   if (Buffer.isBuffer(value)) return `a Buffer of ${value.length} bytes`;
   if (typeof value === 'function') return 'a function';
   if (value === null || value === undefined || typeof value !== 'object') return String(value);
-  return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  // Never call into the value (toString, a getter): hostile objects must not break the message.
+  let name: unknown;
+  try {
+    name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  } catch {
+    name = undefined;
+  }
+  return `an instance of ${typeof name === 'string' && name !== '' ? name : 'Object'}`;
+}
+
+/** How an argument error message shows a value (never throws, never calls into it). */
+export function describeValue(value: unknown): string {
+  return describe(value);
 }
 
 export function invalidType(name: string, what: string, value: unknown): Coded<TypeError> {
@@ -74,6 +92,23 @@ export function checkName(value: unknown, name: string): string {
 
 export function checkOptionalName(value: unknown, name: string): string | undefined {
   return value === undefined || value === null ? undefined : checkName(value, name);
+}
+
+/** Ceph options whose value is a secret (cephx `key`): never shown in an error. */
+export function isSecretOption(option: string): boolean {
+  return option.trim().replace(/[ -]/g, '_').toLowerCase() === 'key';
+}
+
+/**
+ * A secret (a cephx key): checked like a name (or like any string with
+ * `allowEmpty`), but the error says only what kind of value it got.
+ */
+export function checkSecret(value: unknown, name: string, allowEmpty = false): string {
+  const shown = new Redacted(typeof value === 'string' ? `a string of ${value.length} characters (not shown)` : `a value of type ${typeof value} (not shown)`);
+  if (typeof value !== 'string') throw invalidType(name, 'a string', shown);
+  if (!allowEmpty && value.length === 0) throw invalidValue(name, 'a non-empty string', shown);
+  if (value.includes('\0')) throw invalidValue(name, 'a string without NUL characters', shown);
+  return value;
 }
 
 /** Any string without NUL (empty allowed: metadata values, namespaces). */

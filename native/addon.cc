@@ -6,6 +6,7 @@
 #include "common/aio.h"
 #include "common/errors.h"
 #include "common/handle.h"
+#include "hash.h"
 #include "rados_cluster.h"
 #include "rados_ioctx.h"
 #include "rbd_admin.h"
@@ -75,6 +76,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   IoCtx::Init(env, exports);
   Image::Init(env, exports);
   InitRbdAdmin(env, exports);
+  InitHash(env, exports);
   exports.Set("constants", Constants(env));
   exports.Set("releaseAll", Napi::Function::New(env, ReleaseAll, "releaseAll"));
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));

@@ -1,6 +1,8 @@
 #include "rados_cluster.h"
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <map>
 #include <vector>
 
@@ -82,6 +84,23 @@ struct ConnectOptions {
   std::vector<std::pair<std::string, std::string>> conf;
 };
 
+// Pacific's client can hold a placeholder monmap (fsid all zeros) for a
+// moment after rados_connect; mon commands sent then are refused ("wrong
+// fsid") and rados_cluster_fsid reads zeros. Wait until the real monmap is in.
+// Implements: rados_wait_for_latest_osdmap, rados_cluster_fsid
+int WaitForMonmap(rados_t cluster) {
+  rados_wait_for_latest_osdmap(cluster);  // a round trip to the monitors
+  for (int i = 0; i < 500; ++i) {
+    char buf[64] = {0};
+    if (rados_cluster_fsid(cluster, buf, sizeof(buf)) >= 0 &&
+        std::string(buf) != "00000000-0000-0000-0000-000000000000") {
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return -ETIMEDOUT;
+}
+
 // Implements: rados_create2, rados_conf_read_file, rados_conf_parse_env,
 // rados_conf_set, rados_connect (all on the worker thread)
 int DoConnect(const ConnectOptions& o, rados_t* out) {
@@ -104,6 +123,7 @@ int DoConnect(const ConnectOptions& o, rados_t* out) {
     rc = rados_conf_set(cluster, kv.first.c_str(), kv.second.c_str());
   }
   if (rc == 0) rc = rados_connect(cluster);
+  if (rc == 0) rc = WaitForMonmap(cluster);
   if (rc < 0) {
     rados_shutdown(cluster);
     return rc;

@@ -16,6 +16,7 @@ void IoCtx::Init(Napi::Env env, Napi::Object exports) {
       InstanceAccessor<&IoCtx::GetNamespace>("namespace"),
       InstanceAccessor<&IoCtx::GetPoolId>("poolId"),
       InstanceAccessor<&IoCtx::GetState>("state"),
+      InstanceMethod<&IoCtx::SetPoolFullTry>("setPoolFullTry"),
   };
   AddObjectMethods(props);
   Napi::Function ctor = DefineClass(env, "IoCtx", props);
@@ -83,6 +84,24 @@ Napi::Value IoCtx::GetPoolId(const Napi::CallbackInfo& info) {
 }
 Napi::Value IoCtx::GetState(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), StateName());
+}
+
+// Implements: rados_set_pool_full_try, rados_unset_pool_full_try
+// A flag on this context (does not block): while set, operations on a full
+// pool are sent anyway instead of waiting for space, so the OSD answers
+// writes that need space with ENOSPC/EDQUOT and lets deletes through (what
+// `rbd rm` does on a full cluster). librbd copies it into the images opened
+// through this context. Set it before starting operations on the context.
+Napi::Value IoCtx::SetPoolFullTry(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsBoolean()) ThrowType(env, "Expected a boolean for enabled");
+  if (!IsOpen()) throw Napi::Error(env, MakeClosedError(env, "IoCtx.setPoolFullTry", Kind()));
+  if (info[0].As<Napi::Boolean>().Value()) {
+    rados_set_pool_full_try(io_);
+  } else {
+    rados_unset_pool_full_try(io_);
+  }
+  return env.Undefined();
 }
 
 }  // namespace cephrbd

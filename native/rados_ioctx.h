@@ -43,6 +43,7 @@ class IoCtx : public Napi::ObjectWrap<IoCtx>, public Handle {
   Napi::Value GetNamespace(const Napi::CallbackInfo& info);
   Napi::Value GetPoolId(const Napi::CallbackInfo& info);
   Napi::Value GetState(const Napi::CallbackInfo& info);
+  Napi::Value SetPoolFullTry(const Napi::CallbackInfo& info);
 
   // rados_object.cc
   Napi::Value Write(const Napi::CallbackInfo& info);

@@ -4,11 +4,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import { Image, Rados, Rbd } from '../lib';
+import { cinderDemo } from './demo-cinder';
+import { glanceDemo } from './demo-glance';
 
 const root = path.resolve(__dirname, '..', '..');
 const microOsd = path.join(root, 'scripts', 'micro-osd.sh');
@@ -71,6 +73,8 @@ async function main(): Promise<void> {
     await using cluster = await Rados.connect({ confFile, timeoutMs: 30_000 });
     say(`connected: fsid ${cluster.clusterFsid}, librbd ${Object.values(Rbd.version()).join('.')}`);
     await basicImage(cluster);
+    await glanceDemo(confFile, say);
+    await cinderDemo(cluster, confFile, say);
   });
   say('demo finished');
 }

@@ -1,0 +1,112 @@
+/**
+ * The errors the Cinder layer raises, named after Cinder's own exceptions so
+ * a caller that knows Cinder reads them at once. Each carries a stable
+ * `code` (ERR_CINDER_*) and, where it wraps a Ceph failure, that failure as
+ * `cause`. No decision anywhere is made by parsing a message.
+ */
+
+import { describeValue } from '../validate';
+
+/** JSON of a reference for a message; a value JSON cannot show (BigInt, a cycle, a throwing toJSON) is described instead. */
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value) ?? describeValue(value);
+  } catch {
+    return describeValue(value);
+  }
+}
+
+/** Base of every Cinder/Nova-layer error. */
+export class CinderError extends Error {
+  readonly code: string;
+  constructor(message: string, code: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The volume could not be removed because it is in use (watchers); retry later. */
+export class VolumeIsBusy extends CinderError {
+  readonly volumeName: string;
+  constructor(volumeName: string, message?: string, options?: { cause?: unknown }) {
+    super(message ?? `deleting volume ${volumeName} that has snapshot`, 'ERR_CINDER_VOLUME_IS_BUSY', options);
+    this.volumeName = volumeName;
+  }
+}
+
+/** The snapshot could not be removed because it still has dependent clones. */
+export class SnapshotIsBusy extends CinderError {
+  readonly snapshotName: string;
+  constructor(snapshotName: string, options?: { cause?: unknown }) {
+    super(`deleting snapshot ${snapshotName} that has dependent volumes`, 'ERR_CINDER_SNAPSHOT_IS_BUSY', options);
+    this.snapshotName = snapshotName;
+  }
+}
+
+/** A back-end operation failed (Cinder's catch-all for driver errors). */
+export class VolumeBackendAPIException extends CinderError {
+  constructor(data: string, options?: { cause?: unknown }) {
+    super(`Bad or unexpected response from the storage volume backend API: ${data}`, 'ERR_CINDER_BACKEND_API', options);
+    this.data = data;
+  }
+  readonly data: string;
+}
+
+/** manage_existing was given a reference that does not name a usable image. */
+export class ManageExistingInvalidReference extends CinderError {
+  readonly existingRef: unknown;
+  readonly reason: string;
+  constructor(existingRef: unknown, reason: string, options?: { cause?: unknown }) {
+    const ref = typeof existingRef === 'string' ? existingRef : safeJson(existingRef);
+    super(`Manage existing volume failed due to invalid backend reference ${ref}: ${reason}`, 'ERR_CINDER_MANAGE_INVALID_REFERENCE', options);
+    this.existingRef = existingRef;
+    this.reason = reason;
+  }
+}
+
+/** An image location (or image) this back end cannot use. */
+export class ImageUnacceptable extends CinderError {
+  readonly imageId: string;
+  readonly reason: string;
+  constructor(imageId: string, reason: string, options?: { cause?: unknown }) {
+    super(`Image ${imageId} is unacceptable: ${reason}`, 'ERR_CINDER_IMAGE_UNACCEPTABLE', options);
+    this.imageId = imageId;
+    this.reason = reason;
+  }
+}
+
+/** A feature this driver deliberately does not implement (e.g. encrypted volumes). */
+export class NotSupported extends CinderError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_CINDER_NOT_SUPPORTED', options);
+  }
+}
+
+/** A configuration option has a value the driver cannot work with. */
+export class InvalidConfigurationValue extends CinderError {
+  readonly option: string;
+  readonly value: unknown;
+  constructor(option: string, value: unknown, reason?: string) {
+    const shown = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined ? String(value) : describeValue(value);
+    super(`Value "${shown}" is not valid for configuration option "${option}"${reason ? `: ${reason}` : ''}`, 'ERR_CINDER_INVALID_CONFIGURATION_VALUE');
+    this.option = option;
+    this.value = value;
+  }
+}
+
+/** Bad input to a call (Cinder's InvalidInput), e.g. an unknown pagination marker. */
+export class InvalidInput extends CinderError {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(`Invalid input received: ${reason}`, 'ERR_CINDER_INVALID_INPUT');
+    this.reason = reason;
+  }
+}
+
+/** No permission for the operation (Nova's Forbidden), e.g. no write access to the image pool. */
+export class Forbidden extends CinderError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'ERR_CINDER_FORBIDDEN', options);
+  }
+}

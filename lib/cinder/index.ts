@@ -1,0 +1,18 @@
+/** The Cinder RBD volume driver and Nova's direct snapshot. */
+export { RbdVolumeDriver, BACKUP_SNAP_RE, DRIVER_VERSION as CINDER_DRIVER_VERSION } from './driver';
+export { directSnapshot, cleanupDirectSnapshot, type DirectSnapshotOptions, type DirectSnapshotStep, type CleanupDirectSnapshotOptions } from './nova';
+export { parseRbdSnapshotLocation, formatRbdSnapshotLocation, type RbdSnapshotLocation } from './location';
+export type { Logger as CinderLogger } from './util';
+export type {
+  RbdVolumeDriverOptions,
+  Volume,
+  Snapshot,
+  ModelUpdate,
+  ImageMeta,
+  ImageLocation,
+  ImageStoreLike,
+  ConnectionInfo,
+  ManageableVolume,
+  VolumeStats,
+} from './types';
+export * from './errors';

@@ -1,0 +1,98 @@
+/** Option resolution and argument checks of the Cinder driver. */
+import { describeValue } from '../validate';
+import { InvalidConfigurationValue, NotSupported } from './errors';
+import type { ImageLocation, ImageMeta, RbdVolumeDriverOptions, Snapshot, Volume } from './types';
+
+export type Resolved = Required<Omit<RbdVolumeDriverOptions, 'user' | 'confFile' | 'secretUuid' | 'keyringConf' | 'connectTimeoutMs' | 'imageConversionDir' | 'volumeBackendName' | 'logger'>> &
+  Pick<RbdVolumeDriverOptions, 'user' | 'confFile' | 'secretUuid' | 'keyringConf' | 'connectTimeoutMs' | 'imageConversionDir' | 'volumeBackendName'>;
+
+function bool(v: unknown, name: string, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new InvalidConfigurationValue(name, v, 'expected a boolean');
+  return v;
+}
+
+function int(v: unknown, name: string, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new InvalidConfigurationValue(name, v, `expected an integer >= ${min}`);
+  return v;
+}
+
+function str(v: unknown, name: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw new InvalidConfigurationValue(name, v, 'expected a string');
+  return v;
+}
+
+export function resolveOptions(o: RbdVolumeDriverOptions): Resolved {
+  const ratio = o.maxOverSubscriptionRatio ?? 20.0;
+  if (ratio !== 'auto' && (typeof ratio !== 'number' || !(ratio >= 1))) throw new InvalidConfigurationValue('maxOverSubscriptionRatio', ratio);
+  return {
+    pool: str(o.pool, 'pool') ?? 'rbd',
+    user: str(o.user, 'user') || undefined,
+    confFile: str(o.confFile, 'confFile') || undefined,
+    clusterName: str(o.clusterName, 'clusterName') ?? 'ceph',
+    secretUuid: str(o.secretUuid, 'secretUuid') || undefined,
+    keyringConf: str(o.keyringConf, 'keyringConf') || undefined,
+    flattenVolumeFromSnapshot: bool(o.flattenVolumeFromSnapshot, 'flattenVolumeFromSnapshot', false),
+    maxCloneDepth: int(o.maxCloneDepth, 'maxCloneDepth', 5, Number.MIN_SAFE_INTEGER),
+    chunkSizeMiB: int(o.chunkSizeMiB, 'chunkSizeMiB', 4, 1),
+    connectTimeoutMs: o.connectTimeoutMs === undefined || o.connectTimeoutMs < 0 ? undefined : int(o.connectTimeoutMs, 'connectTimeoutMs', 0, 0),
+    connectionRetries: int(o.connectionRetries, 'connectionRetries', 3, 1),
+    connectionIntervalMs: int(o.connectionIntervalMs, 'connectionIntervalMs', 5000, 0),
+    exclusivePool: bool(o.exclusivePool, 'exclusivePool', false),
+    enableDeferredDeletion: bool(o.enableDeferredDeletion, 'enableDeferredDeletion', false),
+    deferredDeletionDelaySec: int(o.deferredDeletionDelaySec, 'deferredDeletionDelaySec', 0, 0),
+    deferredDeletionPurgeIntervalSec: int(o.deferredDeletionPurgeIntervalSec, 'deferredDeletionPurgeIntervalSec', 60, 0),
+    imageConversionDir: str(o.imageConversionDir, 'imageConversionDir'),
+    volumeBackendName: str(o.volumeBackendName, 'volumeBackendName'),
+    concurrentFlattenOperations: int(o.concurrentFlattenOperations, 'concurrentFlattenOperations', 3, 0),
+    reservedPercentage: int(o.reservedPercentage, 'reservedPercentage', 0, 0),
+    maxOverSubscriptionRatio: ratio,
+    reportDynamicTotalCapacity: bool(o.reportDynamicTotalCapacity, 'reportDynamicTotalCapacity', true),
+    ioConcurrency: int(o.ioConcurrency, 'ioConcurrency', 4, 1),
+  };
+}
+
+export interface VolumeRef {
+  id: string;
+  name: string;
+  size: number;
+  encrypted: boolean;
+  useQuota: boolean;
+}
+
+export function checkVolume(v: Volume, what = 'volume'): VolumeRef {
+  if (v === null || typeof v !== 'object') throw new TypeError(`Expected a volume object for ${what} but received ${describeValue(v)}`);
+  if (typeof v.id !== 'string' || v.id === '') throw new TypeError(`Expected a non-empty string for ${what}.id but received ${describeValue(v.id)}`);
+  if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) throw new RangeError(`Expected a non-negative integer (GiB) for ${what}.size but received ${describeValue(v.size)}`);
+  return { id: v.id, name: v.name ?? `volume-${v.id}`, size: v.size, encrypted: v.encrypted === true, useQuota: v.useQuota !== false };
+}
+
+export function checkSnapshot(s: Snapshot): { id: string; name: string; volumeName: string; volumeSize: number } {
+  if (s === null || typeof s !== 'object') throw new TypeError(`Expected a snapshot object but received ${describeValue(s)}`);
+  if (typeof s.id !== 'string' || s.id === '') throw new TypeError(`Expected a non-empty string for snapshot.id but received ${describeValue(s.id)}`);
+  if (typeof s.volumeName !== 'string' || s.volumeName === '') throw new TypeError(`Expected a non-empty string for snapshot.volumeName but received ${describeValue(s.volumeName)}`);
+  return { id: s.id, name: s.name ?? `snapshot-${s.id}`, volumeName: s.volumeName, volumeSize: s.volumeSize };
+}
+
+export function rejectEncrypted(v: VolumeRef, op: string): void {
+  if (v.encrypted) throw new NotSupported(`${op}: encrypted (LUKS) volumes are not supported by this driver (volume ${v.name})`);
+}
+
+export function diskFormatOf(meta: ImageMeta | undefined): string | undefined {
+  return meta?.disk_format ?? meta?.diskFormat;
+}
+
+/** Candidate URLs: every `url` in the locations list when there is one, else the direct URL. */
+export function candidateLocations(location: ImageLocation): string[] {
+  if (typeof location === 'string') return [location];
+  let direct: string | null | undefined;
+  let list: Array<{ url: string }> | null | undefined;
+  if (Array.isArray(location)) [direct, list] = location;
+  else if (location && typeof location === 'object') ({ directUrl: direct, locations: list } = location);
+  if (Array.isArray(list) && list.length > 0) {
+    return list.map((l: unknown) => (l !== null && typeof l === 'object' ? (l as { url?: unknown }).url : undefined)).filter((u): u is string => typeof u === 'string');
+  }
+  return typeof direct === 'string' ? [direct] : [];
+}

@@ -1,0 +1,296 @@
+/**
+ * `ceph-rbd image upload|download|delete|info|ls`: Glance-style images
+ * (GlanceStore): chunked upload with MD5 + multihash and the protected
+ * snapshot `snap`, addressed by their location `rbd://<fsid>/<pool>/<image>/snap`.
+ */
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { stat, unlink } from 'node:fs/promises';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+import type { Command } from 'commander';
+
+import { GlanceStore, type GlanceStoreOptions } from '../glance/store';
+import { formatLocation, parseLocation } from '../glance/location';
+import { Rados } from '../rados';
+import { Image, Rbd } from '../rbd';
+import {
+  addCommonOptions,
+  type CommonOptions,
+  commonOptions,
+  connectOptions,
+  humanBytes,
+  interruptSignal,
+  MiB,
+  output,
+  parseInteger,
+  table,
+  type Target,
+  target,
+  UsageError,
+} from './common';
+import { bytesBar } from './progress';
+
+/** GlanceStore options from the connection target. */
+export function storeOptions(t: Target, pool: string, extra: GlanceStoreOptions = {}): GlanceStoreOptions {
+  return {
+    pool,
+    ...(t.confFile !== undefined ? { confFile: t.confFile } : {}),
+    ...(t.clientId !== undefined ? { user: t.clientId } : {}),
+    ...(t.timeoutMs !== undefined ? { connectTimeoutMs: t.timeoutMs } : {}),
+    ...extra,
+  };
+}
+
+/** The cluster fsid; asks the monitors when librados reports zeroes (a ceph.conf without fsid). */
+export async function clusterFsid(cluster: Rados): Promise<string> {
+  if (!/^[0-]*$/.test(cluster.clusterFsid)) return cluster.clusterFsid;
+  const reply = await cluster.monCommand({ prefix: 'fsid', format: 'json' });
+  return (JSON.parse(reply.outbuf.toString()) as { fsid: string }).fsid;
+}
+
+function seconds(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** Counts the bytes going through, for a progress bar. */
+function counter(onBytes: (n: number) => void): Transform {
+  let n = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      n += chunk.length;
+      onBytes(n);
+      cb(null, chunk);
+    },
+  });
+}
+
+interface UploadOpts {
+  id: string;
+  pool: string;
+  chunkSize?: number;
+  thin?: boolean;
+  hash: string;
+  size?: number;
+  concurrency?: number;
+}
+
+async function upload(file: string, opts: UploadOpts, o: CommonOptions): Promise<void> {
+  const t = target(o);
+  const fromStdin = file === '-';
+  let size = opts.size ?? 0;
+  if (!fromStdin) {
+    const st = await stat(file);
+    if (!st.isFile()) throw new UsageError(`${file} is not a regular file`);
+    if (opts.size !== undefined && opts.size !== st.size) throw new UsageError(`--size ${opts.size} differs from the file's ${st.size} bytes`);
+    size = st.size;
+  } else if (process.stdin.isTTY) {
+    throw new UsageError('reading the image from stdin, but stdin is a terminal (pipe the data in, or give a FILE)');
+  }
+  const store = await GlanceStore.open(
+    storeOptions(t, opts.pool, {
+      ...(opts.chunkSize !== undefined ? { chunkSizeMiB: opts.chunkSize } : {}),
+      ...(opts.thin ? { thinProvisioning: true } : {}),
+      ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+      hashAlgo: opts.hash,
+    }),
+  );
+  try {
+    const bar = bytesBar(o, 'upload', size > 0 ? size : undefined);
+    const t0 = process.hrtime.bigint();
+    let result;
+    try {
+      result = await store.add(opts.id, fromStdin ? process.stdin : file, size, {
+        signal: interruptSignal(),
+        onProgress: (done) => bar.update(done),
+      });
+    } finally {
+      bar.stop();
+    }
+    const secs = seconds(t0);
+    output(
+      o,
+      { id: opts.id, pool: store.pool, ...result, hashAlgo: store.hashAlgo, seconds: Number(secs.toFixed(3)) },
+      () => [
+        `uploaded ${fromStdin ? 'stdin' : file} as ${store.pool}/${opts.id}: ${humanBytes(result.size)} in ${secs.toFixed(1)} s (${(result.size / MiB / Math.max(secs, 1e-3)).toFixed(0)} MiB/s)`,
+        `location   ${result.location}`,
+        `checksum   ${result.checksum} (md5)`,
+        `multihash  ${result.multihash} (${store.hashAlgo})`,
+      ],
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+async function download(location: string, file: string, opts: { offset?: number; length?: number; force?: boolean }, o: CommonOptions): Promise<void> {
+  const toStdout = file === '-';
+  if (toStdout && o.json) throw new UsageError('--json cannot be used when the data goes to stdout (FILE is -)');
+  const t = target(o);
+  const loc = parseLocation(location);
+  const store = await GlanceStore.open(storeOptions(t, loc.pool ?? 'images'));
+  try {
+    const got = await store.get(location, { ...(opts.offset !== undefined ? { offset: opts.offset } : {}), ...(opts.length !== undefined ? { length: opts.length } : {}) });
+    const bar = bytesBar(o, 'download', got.length);
+    const signal = interruptSignal();
+    const t0 = process.hrtime.bigint();
+    let created = false;
+    try {
+      if (toStdout) {
+        await pipeline(got.stream, counter((n) => bar.update(n)), process.stdout, { signal, end: false });
+      } else {
+        const out = createWriteStream(file, { flags: opts.force ? 'w' : 'wx' });
+        await once(out, 'open').catch((err: unknown) => {
+          got.stream.destroy();
+          throw err;
+        });
+        created = true;
+        await pipeline(got.stream, counter((n) => bar.update(n)), out, { signal });
+      }
+    } catch (err) {
+      got.stream.destroy();
+      if (created) await unlink(file).catch(() => undefined);
+      throw err;
+    } finally {
+      bar.stop();
+    }
+    const secs = seconds(t0);
+    if (toStdout) return;
+    output(o, { location, file, offset: opts.offset ?? 0, length: got.length, size: got.size, seconds: Number(secs.toFixed(3)) }, () =>
+      `downloaded ${humanBytes(got.length)} of ${location} to ${file} in ${secs.toFixed(1)} s`,
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+async function remove(location: string, o: CommonOptions): Promise<void> {
+  const t = target(o);
+  const loc = parseLocation(location);
+  const store = await GlanceStore.open(storeOptions(t, loc.pool ?? 'images'));
+  try {
+    await store.delete(location);
+  } finally {
+    await store.close();
+  }
+  output(o, { location, deleted: true }, () => `deleted ${location}`);
+}
+
+async function info(location: string, o: CommonOptions): Promise<void> {
+  const t = target(o);
+  const loc = parseLocation(location);
+  const pool = loc.pool ?? 'images';
+  await using cluster = await Rados.connect(connectOptions(t));
+  await using ioctx = await cluster.openIoctx(pool);
+  await using image = await Image.open(ioctx, loc.image, { readOnly: true, ...(loc.snapshot !== null ? { snapshot: loc.snapshot } : {}) });
+  const st = await image.stat();
+  const snaps = await image.listSnaps();
+  let parent: { pool: string; image: string; snapshot: string } | null = null;
+  try {
+    const p = await image.parentInfo();
+    parent = { pool: p.pool, image: p.image, snapshot: p.snapshot };
+  } catch {
+    // not a clone
+  }
+  const children = loc.snapshot !== null ? (await image.listChildren()).map((c) => ({ pool: c.pool, image: c.image })) : [];
+  const result = {
+    location,
+    fsid: await clusterFsid(cluster),
+    pool,
+    image: loc.image,
+    snapshot: loc.snapshot,
+    size: st.size,
+    objectSize: st.objSize,
+    order: st.order,
+    objects: st.numObjs,
+    blockNamePrefix: st.blockNamePrefix,
+    features: await image.features(),
+    snapshots: snaps.map((s) => ({ name: s.name, size: s.size, protected: s.protected })),
+    parent,
+    children,
+  };
+  output(o, result, () => [
+    `image      ${pool}/${loc.image}${loc.snapshot !== null ? `@${loc.snapshot}` : ''}`,
+    `size       ${humanBytes(st.size)} (${st.size} bytes) in ${st.numObjs} objects of ${humanBytes(st.objSize)}`,
+    `prefix     ${st.blockNamePrefix}`,
+    `snapshots  ${snaps.map((s) => `${s.name}${s.protected ? ' (protected)' : ''}`).join(', ') || '-'}`,
+    `parent     ${parent ? `${parent.pool}/${parent.image}@${parent.snapshot}` : '-'}`,
+    `children   ${children.map((c) => `${c.pool}/${c.image}`).join(', ') || '-'}`,
+  ]);
+}
+
+async function list(opts: { pool: string }, o: CommonOptions): Promise<void> {
+  const t = target(o);
+  await using cluster = await Rados.connect(connectOptions(t));
+  await using ioctx = await cluster.openIoctx(opts.pool);
+  const fsid = await clusterFsid(cluster);
+  const images: Array<{ name: string; size: number; location: string | null; snapshots: string[] }> = [];
+  for (const name of (await Rbd.list(ioctx)).sort()) {
+    let image: Image;
+    try {
+      image = await Image.open(ioctx, name, { readOnly: true });
+    } catch {
+      continue; // removed meanwhile
+    }
+    try {
+      const size = await image.size();
+      const snapshots = (await image.listSnaps()).map((s) => s.name);
+      const location = snapshots.includes('snap') ? formatLocation({ fsid, pool: opts.pool, image: name, snapshot: 'snap' }) : null;
+      images.push({ name, size, location, snapshots });
+    } finally {
+      await image.close();
+    }
+  }
+  output(o, { pool: opts.pool, images }, () =>
+    images.length === 0 ? [`no images in pool ${opts.pool}`] : table(['NAME', 'SIZE', 'LOCATION'], images.map((i) => [i.name, humanBytes(i.size), i.location ?? '-'])),
+  );
+}
+
+export function registerImage(program: Command): void {
+  const image = program.command('image').description('Glance-style images (GlanceStore): upload, download, delete, info, ls');
+
+  addCommonOptions(
+    image
+      .command('upload')
+      .description("store FILE (or stdin: -) as image ID the way Glance does; prints its location")
+      .argument('<file>', 'the image data, or - for stdin')
+      .requiredOption('--id <id>', 'the image id (the RBD image name)')
+      .option('--pool <pool>', 'pool (rbd_store_pool)', 'images')
+      .option('--chunk-size <MiB>', 'chunk size in MiB, 1 to 64 (rbd_store_chunk_size; default 8)', parseInteger(1, 64))
+      .option('--thin', 'do not write all-zero chunks (rbd_thin_provisioning)')
+      .option('--hash <algo>', 'multihash algorithm', 'sha512')
+      .option('--size <bytes>', 'announced size of stdin data (default: unknown)', parseInteger(0))
+      .option('--concurrency <n>', 'chunks in flight, 1 to 64 (default 4)', parseInteger(1, 64)),
+    { clientIdOption: false },
+  ).action((file: string, opts: UploadOpts, cmd: Command) => upload(file, opts, commonOptions(cmd)));
+
+  addCommonOptions(
+    image
+      .command('download')
+      .description('write the image at LOCATION to FILE (or stdout: -)')
+      .argument('<location>', 'rbd://<fsid>/<pool>/<image>/<snapshot>')
+      .argument('<file>', 'output file, or - for stdout')
+      .option('--offset <bytes>', 'first byte', parseInteger(0))
+      .option('--length <bytes>', 'bytes to read (default: to the end)', parseInteger(0))
+      .option('--force', 'overwrite FILE if it exists'),
+  ).action((location: string, file: string, opts: { offset?: number; length?: number; force?: boolean }, cmd: Command) => download(location, file, opts, commonOptions(cmd)));
+
+  addCommonOptions(
+    image
+      .command('delete')
+      .description('delete the image at LOCATION (unprotect and remove its snapshot, then the image)')
+      .argument('<location>', 'rbd://<fsid>/<pool>/<image>/<snapshot>'),
+  ).action((location: string, _opts: unknown, cmd: Command) => remove(location, commonOptions(cmd)));
+
+  addCommonOptions(
+    image
+      .command('info')
+      .description('size, objects, snapshots, parent and clones of the image at LOCATION')
+      .argument('<location>', 'rbd://<fsid>/<pool>/<image>/<snapshot>'),
+  ).action((location: string, _opts: unknown, cmd: Command) => info(location, commonOptions(cmd)));
+
+  addCommonOptions(
+    image.command('ls').description('images of a pool, with their Glance locations').option('--pool <pool>', 'pool', 'images'),
+  ).action((opts: { pool: string }, cmd: Command) => list(opts, commonOptions(cmd)));
+}

@@ -1,0 +1,324 @@
+/**
+ * `ceph-rbd volume …`: Cinder-style volumes (RbdVolumeDriver). Volumes and
+ * snapshots are named by id as Cinder names them: volume ID is the image
+ * `volume-ID` in the volume pool, snapshot ID is `snapshot-ID` on it.
+ */
+import { Transform } from 'node:stream';
+
+import type { Command } from 'commander';
+
+import { RbdVolumeDriver } from '../cinder/driver';
+import type { ImageStoreLike, RbdVolumeDriverOptions, Snapshot, Volume, VolumeStats } from '../cinder/types';
+import { parseLocation } from '../glance/location';
+import { GlanceStore, type GlanceStoreOptions } from '../glance/store';
+import { Rados } from '../rados';
+import { Image } from '../rbd';
+import {
+  addCommonOptions,
+  type CommonOptions,
+  commonOptions,
+  connectOptions,
+  GiB,
+  humanBytes,
+  interruptSignal,
+  output,
+  parseInteger,
+  type Target,
+  target,
+} from './common';
+import { storeOptions } from './image';
+import { bytesBar, opsBar } from './progress';
+
+interface VolumeOpts {
+  pool: string;
+}
+
+function driverOptions(t: Target, pool: string): RbdVolumeDriverOptions {
+  return {
+    pool,
+    ...(t.confFile !== undefined ? { confFile: t.confFile } : {}),
+    ...(t.clientId !== undefined ? { user: t.clientId } : {}),
+    ...(t.clusterName !== undefined ? { clusterName: t.clusterName } : {}),
+    ...(t.timeoutMs !== undefined ? { connectTimeoutMs: t.timeoutMs } : {}),
+  };
+}
+
+const volumeName = (id: string): string => `volume-${id}`;
+const snapshotName = (id: string): string => `snapshot-${id}`;
+
+/** Runs `fn` with a driver on the volume pool, closed afterwards. */
+async function withDriver<T>(o: CommonOptions, pool: string, fn: (driver: RbdVolumeDriver, t: Target) => Promise<T>): Promise<T> {
+  const t = target(o);
+  const driver = await RbdVolumeDriver.open(driverOptions(t, pool));
+  try {
+    return await fn(driver, t);
+  } finally {
+    await driver.close();
+  }
+}
+
+/** Size in bytes of pool/name (at snapshot); ImageNotFound when it does not exist. */
+async function imageSize(t: Target, pool: string, name: string, snapshot?: string): Promise<number> {
+  await using cluster = await Rados.connect(connectOptions(t));
+  await using ioctx = await cluster.openIoctx(pool);
+  await using image = await Image.open(ioctx, name, { readOnly: true, ...(snapshot !== undefined ? { snapshot } : {}) });
+  return image.size();
+}
+
+/** Flattens pool/name with a progress bar (librbd reports objects). */
+async function flatten(t: Target, o: CommonOptions, pool: string, name: string): Promise<void> {
+  await using cluster = await Rados.connect(connectOptions(t));
+  await using ioctx = await cluster.openIoctx(pool);
+  await using image = await Image.open(ioctx, name);
+  const bar = opsBar(o, 'flatten');
+  try {
+    await image.flatten({ onProgress: (done, total) => bar.update(done, total), signal: interruptSignal() });
+    bar.stop(true);
+  } finally {
+    bar.stop();
+  }
+}
+
+const ceilGiB = (bytes: number): number => Math.max(1, Math.ceil(bytes / GiB));
+
+function describe(pool: string, id: string, size: number | null): { id: string; name: string; pool: string; size: number | null } {
+  return { id, name: volumeName(id), pool, size };
+}
+
+/**
+ * An ImageStoreLike over a GlanceStore opened on first use, with progress
+ * bars on the bytes it serves (copy into a volume) or stores (volume to image).
+ */
+class StoreWithProgress implements ImageStoreLike {
+  #store: GlanceStore | undefined;
+  constructor(
+    private readonly t: Target,
+    private readonly o: CommonOptions,
+    private readonly pool: string,
+    private readonly extra: GlanceStoreOptions = {},
+  ) {}
+
+  async #open(): Promise<GlanceStore> {
+    this.#store ??= await GlanceStore.open(storeOptions(this.t, this.pool, this.extra));
+    return this.#store;
+  }
+
+  async add(imageId: string, source: Parameters<ImageStoreLike['add']>[1], sizeBytes: number): ReturnType<ImageStoreLike['add']> {
+    const store = await this.#open();
+    const bar = bytesBar(this.o, 'copy', sizeBytes > 0 ? sizeBytes : undefined);
+    try {
+      return await store.add(imageId, source, sizeBytes, { onProgress: (done) => bar.update(done), signal: interruptSignal() });
+    } finally {
+      bar.stop();
+    }
+  }
+
+  async get(location: string, options?: { offset?: number; length?: number; chunkSize?: number }): ReturnType<ImageStoreLike['get']> {
+    const store = await this.#open();
+    const got = await store.get(location, options);
+    const bar = bytesBar(this.o, 'copy', got.length);
+    let n = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        n += chunk.length;
+        bar.update(n);
+        cb(null, chunk);
+      },
+      flush(cb) {
+        bar.stop();
+        cb();
+      },
+    });
+    counted.once('close', () => bar.stop());
+    got.stream.once('error', (err) => counted.destroy(err));
+    counted.once('close', () => got.stream.destroy());
+    return { stream: got.stream.pipe(counted), size: got.size };
+  }
+
+  async close(): Promise<void> {
+    await this.#store?.close();
+  }
+}
+
+function statsLines(s: VolumeStats): string[] {
+  return [
+    `backend     ${s.volume_backend_name} (${s.backend_state}), driver ${s.driver_version}`,
+    `capacity    total ${s.total_capacity_gb} GiB, free ${s.free_capacity_gb} GiB${s.provisioned_capacity_gb !== undefined ? `, provisioned ${s.provisioned_capacity_gb} GiB` : ''}`,
+    `location    ${s.location_info}`,
+  ];
+}
+
+export function registerVolume(program: Command): void {
+  const volume = program.command('volume').description("Cinder-style volumes (RbdVolumeDriver): image 'volume-ID', snapshot 'snapshot-ID'");
+  const leaf = (name: string, description: string): Command =>
+    addCommonOptions(volume.command(name).description(description).option('--pool <pool>', 'volume pool (rbd_pool)', 'rbd'));
+  const gib = parseInteger(1, 1 << 20);
+
+  leaf('create', 'create an empty volume of --size GiB')
+    .argument('<volume-id>')
+    .requiredOption('--size <GiB>', 'size in GiB', gib)
+    .action((id: string, opts: VolumeOpts & { size: number }, cmd: Command) =>
+      withDriver(commonOptions(cmd), opts.pool, async (driver) => {
+        const modelUpdate = await driver.createVolume({ id, size: opts.size });
+        output(commonOptions(cmd), { volume: describe(opts.pool, id, opts.size), modelUpdate }, () => `created ${opts.pool}/${volumeName(id)} (${opts.size} GiB)`);
+      }),
+    );
+
+  leaf('delete', 'delete a volume (its children are flattened first; hidden as .deleted while it has clones)')
+    .argument('<volume-id>')
+    .action((id: string, opts: VolumeOpts, cmd: Command) =>
+      withDriver(commonOptions(cmd), opts.pool, async (driver) => {
+        await driver.deleteVolume({ id, size: 0 });
+        output(commonOptions(cmd), { volume: describe(opts.pool, id, null), deleted: true }, () => `deleted ${opts.pool}/${volumeName(id)}`);
+      }),
+    );
+
+  leaf('snapshot', 'create (and protect) snapshot SNAPSHOT_ID of a volume')
+    .argument('<volume-id>')
+    .argument('<snapshot-id>')
+    .action((id: string, snapId: string, opts: VolumeOpts, cmd: Command) =>
+      withDriver(commonOptions(cmd), opts.pool, async (driver) => {
+        await driver.createSnapshot({ id: snapId, volumeName: volumeName(id), volumeSize: 0 });
+        output(commonOptions(cmd), { volume: describe(opts.pool, id, null), snapshot: { id: snapId, name: snapshotName(snapId) } }, () =>
+          `created snapshot ${opts.pool}/${volumeName(id)}@${snapshotName(snapId)} (protected)`,
+        );
+      }),
+    );
+
+  leaf('unsnapshot', 'delete snapshot SNAPSHOT_ID of a volume (its clones are flattened first)')
+    .argument('<volume-id>')
+    .argument('<snapshot-id>')
+    .action((id: string, snapId: string, opts: VolumeOpts, cmd: Command) =>
+      withDriver(commonOptions(cmd), opts.pool, async (driver) => {
+        await driver.deleteSnapshot({ id: snapId, volumeName: volumeName(id), volumeSize: 0 });
+        output(commonOptions(cmd), { volume: describe(opts.pool, id, null), snapshot: { id: snapId, name: snapshotName(snapId) }, deleted: true }, () =>
+          `deleted snapshot ${opts.pool}/${volumeName(id)}@${snapshotName(snapId)}`,
+        );
+      }),
+    );
+
+  leaf('clone', 'a new volume NEW_VOLUME_ID cloned from SOURCE_VOLUME_ID (copy-on-write, through <new>.clone_snap)')
+    .argument('<source-volume-id>')
+    .argument('<new-volume-id>')
+    .option('--size <GiB>', 'size in GiB (default: the source size)', gib)
+    .action((srcId: string, id: string, opts: VolumeOpts & { size?: number }, cmd: Command) =>
+      withDriver(commonOptions(cmd), opts.pool, async (driver, t) => {
+        const srcSize = ceilGiB(await imageSize(t, opts.pool, volumeName(srcId)));
+        const size = opts.size ?? srcSize;
+        const modelUpdate = await driver.createClonedVolume({ id, size }, { id: srcId, size: srcSize });
+        output(commonOptions(cmd), { volume: describe(opts.pool, id, size), source: describe(opts.pool, srcId, srcSize), modelUpdate }, () =>
+          `cloned ${opts.pool}/${volumeName(srcId)} to ${opts.pool}/${volumeName(id)} (${size} GiB)`,
+        );
+      }),
+    );
+
+  leaf('from-snapshot', 'a new volume NEW_VOLUME_ID cloned from snapshot SNAPSHOT_ID of VOLUME_ID')
+    .argument('<volume-id>')
+    .argument('<snapshot-id>')
+    .argument('<new-volume-id>')
+    .option('--size <GiB>', 'size in GiB (default: the source volume size)', gib)
+    .option('--flatten', 'flatten the new volume (copy the data; with a progress bar)')
+    .action((srcId: string, snapId: string, id: string, opts: VolumeOpts & { size?: number; flatten?: boolean }, cmd: Command) =>
+      withDriver(commonOptions(cmd), opts.pool, async (driver, t) => {
+        const o = commonOptions(cmd);
+        const srcSize = ceilGiB(await imageSize(t, opts.pool, volumeName(srcId), snapshotName(snapId)));
+        const size = opts.size ?? srcSize;
+        const snap: Snapshot = { id: snapId, volumeName: volumeName(srcId), volumeSize: srcSize };
+        const modelUpdate = await driver.createVolumeFromSnapshot({ id, size }, snap);
+        if (opts.flatten) await flatten(t, o, opts.pool, volumeName(id));
+        output(o, { volume: describe(opts.pool, id, size), snapshot: { id: snapId, name: snapshotName(snapId), volume: volumeName(srcId) }, flattened: opts.flatten === true, modelUpdate }, () =>
+          `created ${opts.pool}/${volumeName(id)} (${size} GiB) from ${volumeName(srcId)}@${snapshotName(snapId)}${opts.flatten ? ', flattened' : ''}`,
+        );
+      }),
+    );
+
+  leaf('from-image', 'a new volume from the Glance image at LOCATION: a COW clone when it can, else a copy')
+    .argument('<volume-id>')
+    .argument('<location>', 'rbd://<fsid>/<pool>/<image>/<snapshot>')
+    .option('--size <GiB>', 'size in GiB (default: the image size, rounded up)', gib)
+    .option('--flatten', 'flatten the new volume after a clone (with a progress bar)')
+    .action((id: string, location: string, opts: VolumeOpts & { size?: number; flatten?: boolean }, cmd: Command) =>
+      withDriver(commonOptions(cmd), opts.pool, async (driver, t) => {
+        const o = commonOptions(cmd);
+        const loc = parseLocation(location);
+        const imagePool = loc.pool ?? 'images';
+        const bytes = await imageSize(t, imagePool, loc.image, loc.snapshot ?? undefined);
+        const size = opts.size ?? ceilGiB(bytes);
+        const v: Volume = { id, size };
+        const meta = { disk_format: 'raw' };
+        let method: 'clone' | 'copy' = 'clone';
+        const attempt = await driver.cloneImage(v, location, meta);
+        let modelUpdate = attempt.modelUpdate;
+        if (!attempt.cloned) {
+          method = 'copy';
+          const store = new StoreWithProgress(t, o, imagePool);
+          try {
+            modelUpdate = await driver.copyImageToVolume(v, store, location, meta);
+          } finally {
+            await store.close();
+          }
+        } else if (opts.flatten) {
+          await flatten(t, o, opts.pool, volumeName(id));
+        }
+        output(o, { volume: describe(opts.pool, id, size), location, method, flattened: method === 'clone' && opts.flatten === true, modelUpdate }, () =>
+          `created ${opts.pool}/${volumeName(id)} (${size} GiB) from ${location} (${method === 'clone' ? `copy-on-write clone${opts.flatten ? ', flattened' : ''}` : `copied ${humanBytes(bytes)}`})`,
+        );
+      }),
+    );
+
+  leaf('to-image', 'store a volume as Glance image IMAGE_ID; prints its location')
+    .argument('<volume-id>')
+    .argument('<image-id>')
+    .option('--image-pool <pool>', 'Glance pool (rbd_store_pool)', 'images')
+    .option('--thin', 'do not write all-zero chunks (rbd_thin_provisioning)')
+    .action((id: string, imageId: string, opts: VolumeOpts & { imagePool: string; thin?: boolean }, cmd: Command) =>
+      withDriver(commonOptions(cmd), opts.pool, async (driver, t) => {
+        const o = commonOptions(cmd);
+        const store = new StoreWithProgress(t, o, opts.imagePool, opts.thin ? { thinProvisioning: true } : {});
+        try {
+          const result = await driver.copyVolumeToImage({ id, size: 0 }, store, imageId, { disk_format: 'raw' });
+          output(o, { volume: describe(opts.pool, id, null), image: { id: imageId, pool: opts.imagePool }, ...result }, () => [
+            `stored ${opts.pool}/${volumeName(id)} as image ${opts.imagePool}/${imageId} (${humanBytes(result.size)})`,
+            `location   ${result.location}`,
+            ...(result.checksum !== undefined ? [`checksum   ${result.checksum} (md5)`] : []),
+          ]);
+        } finally {
+          await store.close();
+        }
+      }),
+    );
+
+  leaf('extend', 'grow a volume to --size GiB')
+    .argument('<volume-id>')
+    .requiredOption('--size <GiB>', 'new size in GiB', gib)
+    .action((id: string, opts: VolumeOpts & { size: number }, cmd: Command) =>
+      withDriver(commonOptions(cmd), opts.pool, async (driver) => {
+        await driver.extendVolume({ id, size: 0 }, opts.size);
+        output(commonOptions(cmd), { volume: describe(opts.pool, id, opts.size) }, () => `extended ${opts.pool}/${volumeName(id)} to ${opts.size} GiB`);
+      }),
+    );
+
+  leaf('revert', 'roll a volume back to its snapshot SNAPSHOT_ID')
+    .argument('<volume-id>')
+    .argument('<snapshot-id>')
+    .action((id: string, snapId: string, opts: VolumeOpts, cmd: Command) =>
+      withDriver(commonOptions(cmd), opts.pool, async (driver) => {
+        await driver.revertToSnapshot({ id, size: 0 }, { id: snapId, volumeName: volumeName(id), volumeSize: 0 });
+        output(commonOptions(cmd), { volume: describe(opts.pool, id, null), snapshot: { id: snapId, name: snapshotName(snapId) }, reverted: true }, () =>
+          `reverted ${opts.pool}/${volumeName(id)} to ${snapshotName(snapId)}`,
+        );
+      }),
+    );
+
+  leaf('stats', "the driver's capacity report (Cinder's get_volume_stats); exit status 1 when the backend is down")
+    .action((opts: VolumeOpts, cmd: Command) =>
+      withDriver(commonOptions(cmd), opts.pool, async (driver) => {
+        const stats = await driver.getVolumeStats(true);
+        output(commonOptions(cmd), stats, () => statsLines(stats));
+        if (stats.backend_state !== 'up') {
+          process.stderr.write(`ceph-rbd: the volume backend is down (pool ${opts.pool} cannot be reached)\n`);
+          process.exitCode = 1;
+        }
+      }),
+    );
+}

@@ -1,0 +1,183 @@
+/**
+ * Upload sources, cut into write-sized chunks with as few copies as the
+ * source allows:
+ *
+ * - a Buffer: subarrays of it, no copy;
+ * - a file path: read straight into reusable chunk buffers (one copy, the
+ *   kernel's);
+ * - a Readable or (async) iterable of pieces of any size (e.g. 16 KiB behind
+ *   a proxy): a piece that starts on a chunk boundary and holds a whole chunk
+ *   is passed on as a subarray; smaller pieces are gathered into a reusable
+ *   chunk buffer.
+ *
+ * Every chunk but the last is exactly `unit` bytes, so writes stay aligned.
+ * A chunk's buffer goes back to the pool (release) once the upload is done
+ * with it; the pool only ever holds the buffers the upload has in flight.
+ * Pieces a stream yields are taken as the caller's to give away (Node's
+ * stream contract): they are not copied and must not be changed afterwards.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+
+import { invalidType } from '../validate';
+
+/** What add() accepts as image data. */
+export type UploadSource = Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array | string;
+
+export interface Chunk {
+  buf: Buffer;
+  /** Gives the buffer back for reuse; absent for views of the caller's memory. */
+  release?: () => void;
+}
+
+export interface ChunkSource {
+  chunks: AsyncGenerator<Chunk, void, undefined>;
+  /**
+   * Releases the source: closes a file; after a failure or an abort
+   * (`failed`) also stops reading a stream or iterator (its return(), as
+   * `for await … break` does; a Readable is not destroyed). Idempotent.
+   */
+  close(failed: boolean): Promise<void>;
+}
+
+/** Reusable buffers of one size, for the chunks in flight. */
+class BufferPool {
+  readonly #free: Buffer[] = [];
+  constructor(readonly size: number) {}
+  take(): { buf: Buffer; release: () => void } {
+    const buf = this.#free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+    let given = false;
+    return {
+      buf,
+      release: () => {
+        if (given) return;
+        given = true;
+        this.#free.push(buf);
+      },
+    };
+  }
+}
+
+function toBuffer(piece: unknown): Buffer {
+  if (Buffer.isBuffer(piece)) return piece;
+  if (piece instanceof Uint8Array) return Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+  throw invalidType('a chunk of source', 'a Buffer or Uint8Array', piece);
+}
+
+async function* fromBuffer(data: Buffer, unit: number): AsyncGenerator<Chunk, void, undefined> {
+  for (let off = 0; off < data.length; off += unit) yield { buf: data.subarray(off, off + unit) };
+}
+
+async function* fromFile(file: FileHandle, unit: number): AsyncGenerator<Chunk, void, undefined> {
+  const pool = new BufferPool(unit);
+  for (;;) {
+    const slot = pool.take();
+    let fill = 0;
+    try {
+      while (fill < unit) {
+        const { bytesRead } = await file.read(slot.buf, fill, unit - fill, null);
+        if (bytesRead === 0) break;
+        fill += bytesRead;
+      }
+    } catch (err) {
+      slot.release();
+      throw err;
+    }
+    if (fill === 0) {
+      slot.release();
+      return;
+    }
+    yield { buf: fill === unit ? slot.buf : slot.buf.subarray(0, fill), release: slot.release };
+    if (fill < unit) return;
+  }
+}
+
+async function* rechunk(pieces: AsyncIterator<unknown>, unit: number): AsyncGenerator<Chunk, void, undefined> {
+  const pool = new BufferPool(unit);
+  let staging: { buf: Buffer; release: () => void } | null = null;
+  let fill = 0;
+  try {
+    for (;;) {
+      const next = await pieces.next();
+      if (next.done) break;
+      let piece = toBuffer(next.value);
+      while (piece.length > 0) {
+        if (fill === 0 && piece.length >= unit) {
+          // A whole chunk on a chunk boundary: pass it on without a copy.
+          yield { buf: piece.subarray(0, unit) };
+          piece = piece.subarray(unit);
+          continue;
+        }
+        staging ??= pool.take();
+        const n = piece.copy(staging.buf, fill);
+        fill += n;
+        piece = piece.subarray(n);
+        if (fill === unit) {
+          const full = staging;
+          staging = null;
+          fill = 0;
+          yield full;
+        }
+      }
+    }
+    if (staging !== null && fill > 0) {
+      const last = staging;
+      staging = null;
+      yield { buf: last.buf.subarray(0, fill), release: last.release };
+    }
+  } finally {
+    staging?.release();
+  }
+}
+
+function syncToAsync(it: Iterator<unknown>): AsyncIterator<unknown> {
+  return {
+    next: async () => it.next(),
+    return: async (value?: unknown) => it.return?.(value) ?? { done: true, value: undefined },
+  };
+}
+
+/**
+ * Opens a source for reading in `unit`-byte chunks. A path is opened here,
+ * so a missing file fails before anything is created in the cluster.
+ */
+export async function openSource(source: UploadSource, unit: number): Promise<ChunkSource> {
+  if (typeof source === 'string') {
+    const file = await open(source, 'r');
+    let closed = false;
+    return {
+      chunks: fromFile(file, unit),
+      async close() {
+        if (closed) return;
+        closed = true;
+        await file.close().catch(() => undefined);
+      },
+    };
+  }
+  if (source instanceof Uint8Array) {
+    const data = toBuffer(source);
+    return { chunks: fromBuffer(data, unit), close: async () => undefined };
+  }
+  if (source !== null && typeof source === 'object' && (Symbol.asyncIterator in source || Symbol.iterator in source)) {
+    // A Readable is left to its owner after a failure (not destroyed): an
+    // HTTP server still has to answer on the request's socket.
+    const it: AsyncIterator<unknown> =
+      source instanceof Readable
+        ? source.iterator({ destroyOnReturn: false })
+        : Symbol.asyncIterator in source
+          ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]()
+          : syncToAsync((source as Iterable<unknown>)[Symbol.iterator]());
+    let closed = false;
+    return {
+      chunks: rechunk(it, unit),
+      async close(failed: boolean) {
+        if (closed || !failed) return;
+        closed = true;
+        // Stop reading, as `for await … break` would; the source may be
+        // waiting for data that never comes, so do not wait for it.
+        void Promise.resolve(it.return?.()).catch(() => undefined);
+      },
+    };
+  }
+  throw invalidType('source', 'a Readable, an (async) iterable of Buffers, a Buffer or a file path', source);
+}

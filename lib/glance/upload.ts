@@ -1,0 +1,194 @@
+/**
+ * The write phase of add() (SPEC 1.4 step 8, 1.5): chunks go to the image
+ * through librbd's aio writes, up to `concurrency` chunks in flight, each
+ * hashed (MD5 + multihash) in order while it is being written. A chunk's
+ * slot is free again once both its write and its hashing are done, so
+ * memory stays at `concurrency` chunks plus the one being gathered.
+ *
+ * Per chunk, in Glance's order: grow the image first when the size is
+ * unknown (the ramp of SPEC 1.5, state kept here, per upload: Decision 2);
+ * count the bytes; refuse more bytes than announced ("Size exceeds");
+ * write unless thin provisioning is on and the chunk is all zeroes; hash.
+ */
+import { AbortError } from '../errors';
+import type { Image } from '../rbd';
+import { Invalid } from './errors';
+import type { ChunkHasher } from './hashing';
+import type { Chunk, ChunkSource } from './source';
+
+/** The largest step of the resize ramp (SPEC 1.5). */
+export const MAX_RESIZE_STEP = 8 * 1024 ** 3;
+
+const ZEROES = Buffer.alloc(64 * 1024);
+
+/** Whether every byte of `buf` is zero (memcmp in 64 KiB steps; stops at the first difference). */
+export function isAllZero(buf: Buffer): boolean {
+  for (let off = 0; off < buf.length; off += ZEROES.length) {
+    const n = Math.min(ZEROES.length, buf.length - off);
+    if (buf.compare(ZEROES, 0, n, off, off + n) !== 0) return false;
+  }
+  return true;
+}
+
+export interface UploadSettings {
+  /** Bytes announced by the caller; 0 = unknown (resize-before-write). */
+  expectedSize: number;
+  /** WRITE_CHUNKSIZE in bytes: the first step of the resize ramp. */
+  chunkBytes: number;
+  thinProvisioning: boolean;
+  concurrency: number;
+  hasher: ChunkHasher;
+  signal?: AbortSignal;
+  onProgress?: (bytesWritten: number, total?: number) => void;
+  /** The cap of the resize ramp; MAX_RESIZE_STEP unless a test says otherwise. */
+  maxResizeStep?: number;
+}
+
+export interface UploadOutcome {
+  /** Bytes read from the source (= written, counting skipped zero chunks). */
+  bytes: number;
+  /** The image size at the end of the write phase (before any trim). */
+  imageSize: number;
+  checksum: string;
+  multihash: string;
+}
+
+function abortError(signal: AbortSignal): AbortError {
+  return new AbortError(undefined, { cause: signal.reason });
+}
+
+/** Runs the write phase of one upload. */
+export class Upload {
+  readonly #image: Image;
+  readonly #s: UploadSettings;
+  /** Next write offset = bytes taken from the source so far. */
+  #offset = 0;
+  /** Bytes whose write and hashing are both done (progress). */
+  #done = 0;
+  /** Resize-before-write state (SPEC 1.5), this upload's own. */
+  #size: number;
+  #resizeAmount: number;
+  #inflight = 0;
+  #failure: { error: unknown } | null = null;
+  #wake: (() => void) | null = null;
+  #wroteAny = false;
+
+  constructor(image: Image, settings: UploadSettings) {
+    this.#image = image;
+    this.#s = settings;
+    this.#size = settings.expectedSize;
+    this.#resizeAmount = settings.chunkBytes;
+  }
+
+  /** Feeds every chunk of `source` to the image; rejects with the first failure (source, write, hash or abort). */
+  async run(source: ChunkSource): Promise<UploadOutcome> {
+    const { signal } = this.#s;
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      if (!signal) return;
+      onAbort = () => reject(abortError(signal));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    aborted.catch(() => undefined);
+    const chunks = source.chunks;
+    let ok = false;
+    try {
+      for (;;) {
+        this.#throwIfFailed();
+        if (signal?.aborted) throw abortError(signal);
+        const next = signal ? await Promise.race([chunks.next(), aborted]) : await chunks.next();
+        if (next.done) break;
+        await this.#submit(next.value);
+      }
+      await this.#drain();
+      this.#throwIfFailed();
+      if (this.#wroteAny) await this.#image.aioFlush();
+      const { checksum, multihash } = await this.#s.hasher.digest();
+      ok = true;
+      return { bytes: this.#offset, imageSize: this.#size, checksum, multihash };
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      if (!ok) {
+        await source.close(true);
+        // Let a generator clean up its buffers, but never wait on a stalled source.
+        void chunks.return(undefined).catch(() => undefined);
+        await this.#drain();
+      }
+    }
+  }
+
+  /** Waits for a free slot, grows the image if needed, then starts the write and the hashing of one chunk. */
+  async #submit(chunk: Chunk): Promise<void> {
+    const { expectedSize, concurrency, signal } = this.#s;
+    const len = chunk.buf.length;
+    try {
+      if (expectedSize !== 0 && this.#offset + len > expectedSize) {
+        throw new Invalid(`Size exceeds: expected ${expectedSize} bytes, got ${this.#offset + len} bytes`);
+      }
+      while (this.#inflight >= concurrency && !this.#failure) await this.#slotFreed();
+      this.#throwIfFailed();
+      if (signal?.aborted) throw abortError(signal);
+      if (expectedSize === 0 && this.#size < this.#offset + len) {
+        this.#resizeAmount = Math.min(this.#resizeAmount * 2, this.#s.maxResizeStep ?? MAX_RESIZE_STEP);
+        this.#size += this.#resizeAmount;
+        await this.#image.resize(this.#size);
+      }
+    } catch (err) {
+      chunk.release?.();
+      throw err;
+    }
+    const offset = this.#offset;
+    this.#offset += len;
+    const skip = this.#s.thinProvisioning && isAllZero(chunk.buf);
+    const work: Array<Promise<unknown> | undefined> = [];
+    if (!skip) {
+      this.#wroteAny = true;
+      work.push(this.#image.aioWrite(chunk.buf, offset));
+    }
+    try {
+      work.push(this.#s.hasher.update(chunk.buf));
+    } catch (err) {
+      work.push(Promise.reject(err));
+    }
+    this.#inflight++;
+    // Settle only when both are done: the buffer is in use until then.
+    void Promise.allSettled(work).then((results) => {
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      this.#settle(chunk, len, failed ? { error: failed.reason } : null);
+    });
+  }
+
+  #settle(chunk: Chunk, len: number, failure: { error: unknown } | null): void {
+    this.#inflight--;
+    chunk.release?.();
+    if (failure) {
+      this.#failure ??= failure;
+    } else if (!this.#failure) {
+      this.#done += len;
+      try {
+        this.#s.onProgress?.(this.#done, this.#s.expectedSize === 0 ? undefined : this.#s.expectedSize);
+      } catch (err) {
+        this.#failure ??= { error: err };
+      }
+    }
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
+  }
+
+  /** Rethrows the first failure of a chunk in flight. */
+  #throwIfFailed(): void {
+    if (this.#failure) throw this.#failure.error;
+  }
+
+  #slotFreed(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  /** Waits until nothing is in flight. */
+  async #drain(): Promise<void> {
+    while (this.#inflight > 0) await this.#slotFreed();
+  }
+}

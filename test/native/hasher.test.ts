@@ -1,0 +1,73 @@
+import { strict as assert } from 'node:assert';
+import { createHash, randomBytes } from 'node:crypto';
+
+import { addon } from '../../lib/native';
+
+describe('native Hasher (native/hash.cc)', () => {
+  it('matches node:crypto for md5, sha512, sha256, sha1 and sha3-256', async () => {
+    const algos = ['md5', 'sha512', 'sha256', 'sha1', 'sha3-256'];
+    const h = addon.createHasher(algos);
+    assert.deepEqual(h.algorithms, algos);
+    const parts = [randomBytes(1), Buffer.alloc(0), randomBytes(3 * 1024 * 1024 + 7), randomBytes(65_536)];
+    await Promise.all(parts.map((p) => h.update(p)));
+    const all = Buffer.concat(parts);
+    assert.deepEqual(await h.digest(), algos.map((a) => createHash(a).update(all).digest('hex')));
+  });
+
+  it('hashes nothing like node:crypto hashes nothing', async () => {
+    const h = addon.createHasher(['md5', 'sha512']);
+    assert.deepEqual(await h.digest(), [createHash('md5').digest('hex'), createHash('sha512').digest('hex')]);
+  });
+
+  it('keeps the order of many queued updates', async () => {
+    const h = addon.createHasher(['md5', 'sha256']);
+    const parts = Array.from({ length: 200 }, (_, i) => randomBytes(1 + ((i * 7919) % 20_000)));
+    const pending = parts.map((p) => h.update(p));
+    assert.ok(h.pending > 0);
+    await Promise.all(pending);
+    assert.equal(h.pending, 0);
+    const all = Buffer.concat(parts);
+    assert.deepEqual(await h.digest(), [createHash('md5').update(all).digest('hex'), createHash('sha256').update(all).digest('hex')]);
+  });
+
+  it('reads a buffer in place: it may be reused once update() resolves', async () => {
+    const h = addon.createHasher(['sha512']);
+    const buf = Buffer.alloc(1024 * 1024, 1);
+    const want = createHash('sha512');
+    for (let i = 0; i < 5; i++) {
+      buf.fill(i);
+      want.update(buf);
+      await h.update(buf);
+    }
+    assert.deepEqual(await h.digest(), [want.digest('hex')]);
+  });
+
+  it('takes a Uint8Array view through Buffer.from without a copy', async () => {
+    const backing = randomBytes(4096);
+    const view = Buffer.from(backing.buffer, backing.byteOffset + 100, 1000);
+    const h = addon.createHasher(['md5']);
+    await h.update(view);
+    assert.deepEqual(await h.digest(), [createHash('md5').update(backing.subarray(100, 1100)).digest('hex')]);
+  });
+
+  it('refuses unknown algorithms and bad arguments with TypeErrors', () => {
+    assert.throws(() => addon.createHasher(['md5', 'no-such-hash']), { name: 'TypeError', code: 'ERR_CRYPTO_INVALID_DIGEST', message: 'Invalid digest: no-such-hash' });
+    assert.throws(() => addon.createHasher([]), TypeError);
+    assert.throws(() => addon.createHasher('md5' as unknown as string[]), TypeError);
+    assert.throws(() => addon.createHasher([42 as unknown as string]), TypeError);
+    const h = addon.createHasher(['md5']);
+    assert.throws(() => void h.update('text' as unknown as Buffer), { name: 'TypeError' });
+  });
+
+  it('rejects update() and digest() after digest()', async () => {
+    const h = addon.createHasher(['md5']);
+    await h.digest();
+    await assert.rejects(h.update(Buffer.from('x')), { code: 'ERR_CEPH_CLOSED', message: 'Hasher.update: the hasher is closed' });
+    await assert.rejects(h.digest(), { code: 'ERR_CEPH_CLOSED' });
+  });
+
+  it('is exported as a class too', () => {
+    assert.equal(typeof addon.Hasher, 'function');
+    assert.ok(addon.createHasher(['md5']) instanceof (addon.Hasher as unknown as new (...a: unknown[]) => object));
+  });
+});
