@@ -1,8 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 
 import { Image, ImageExists, ImageHasSnapshots, ImageNotFound, InvalidArgument, IoCtx, Rbd } from '../../lib';
-import { cliBuffer, uniqueName, withPool } from '../helpers/cluster';
+import { cli, cliBuffer, uniqueName, withPool } from '../helpers/cluster';
 
 const MiB = 1024 * 1024;
 
@@ -123,6 +126,27 @@ describe('Rbd and Image (real cluster)', () => {
       assert.equal(createHash('md5').update(exported).digest('hex'), createHash('md5').update(data).digest('hex'));
     } finally {
       await image.close();
+      await Rbd.remove(ioctx, name);
+    }
+  });
+
+  it('reads back byte for byte what `rbd import` wrote', async () => {
+    const name = uniqueName('imported');
+    const data = randomBytes(3 * MiB + 4321);
+    const file = path.join(tmpdir(), `${name}.raw`);
+    writeFileSync(file, data);
+    try {
+      await cli('rbd', ['import', '--image-format', '2', file, `rbd/${name}`]);
+      const image = await Image.open(ioctx, name, { readOnly: true });
+      try {
+        assert.equal(await image.size(), data.length);
+        const back = await image.read(0, data.length);
+        assert.equal(createHash('md5').update(back).digest('hex'), createHash('md5').update(data).digest('hex'));
+      } finally {
+        await image.close();
+      }
+    } finally {
+      rmSync(file, { force: true });
       await Rbd.remove(ioctx, name);
     }
   });
