@@ -7,6 +7,7 @@ import './setup';
 import {
   checkBoolean,
   checkBuffer,
+  checkExtent,
   checkFunction,
   checkInteger,
   checkLength,
@@ -302,29 +303,40 @@ export class Image {
   /** Reads `length` bytes at `offset` (fewer at the end of the image). */
   async read(offset: number | bigint, length: number): Promise<Buffer> {
     const off = checkU64(offset, 'offset');
-    const buf = Buffer.allocUnsafe(checkLength(length, 'length'));
+    const len = checkLength(length, 'length');
+    checkExtent(off, len);
+    const buf = Buffer.allocUnsafe(len);
     const n = await this.#native.read(off, buf);
     return n === buf.length ? buf : buf.subarray(0, n);
   }
 
   /** Reads into `buffer` (no allocation); resolves the number of bytes read. */
   async readInto(offset: number | bigint, buffer: Uint8Array): Promise<number> {
-    return this.#native.read(checkU64(offset, 'offset'), checkBuffer(buffer, 'buffer'));
+    const off = checkU64(offset, 'offset');
+    const buf = checkBuffer(buffer, 'buffer');
+    checkExtent(off, buf.length, 'buffer');
+    return this.#native.read(off, buf);
   }
 
   /** Writes `data` at `offset` (the Buffer is used in place, not copied). Resolves bytes written. */
   async write(data: Uint8Array, offset: number | bigint): Promise<number> {
     const buf = checkBuffer(data, 'data');
-    const n = await this.#native.write(buf, checkU64(offset, 'offset'));
+    const off = checkU64(offset, 'offset');
+    checkExtent(off, buf.length, 'data');
+    const n = await this.#native.write(buf, off);
     return checkComplete(n, buf.length, this, 'Image.write');
   }
 
   async discard(offset: number | bigint, length: number | bigint): Promise<void> {
-    await this.#native.discard(checkU64(offset, 'offset'), checkU64(length, 'length'));
+    const [off, len] = [checkU64(offset, 'offset'), checkU64(length, 'length')];
+    checkExtent(off, len);
+    await this.#native.discard(off, len);
   }
 
   async writeZeroes(offset: number | bigint, length: number | bigint): Promise<void> {
-    await this.#native.writeZeroes(checkU64(offset, 'offset'), checkU64(length, 'length'));
+    const [off, len] = [checkU64(offset, 'offset'), checkU64(length, 'length')];
+    checkExtent(off, len);
+    await this.#native.writeZeroes(off, len);
   }
 
   flush(): Promise<void> {
@@ -340,19 +352,26 @@ export class Image {
   /** Pipelined read on librbd's aio completions. */
   async aioRead(offset: number | bigint, length: number): Promise<Buffer> {
     const off = checkU64(offset, 'offset');
-    const buf = Buffer.allocUnsafe(checkLength(length, 'length'));
+    const len = checkLength(length, 'length');
+    checkExtent(off, len);
+    const buf = Buffer.allocUnsafe(len);
     const n = await this.#native.aioRead(off, buf);
     return n === buf.length ? buf : buf.subarray(0, n);
   }
 
   async aioReadInto(offset: number | bigint, buffer: Uint8Array): Promise<number> {
-    return this.#native.aioRead(checkU64(offset, 'offset'), checkBuffer(buffer, 'buffer'));
+    const off = checkU64(offset, 'offset');
+    const buf = checkBuffer(buffer, 'buffer');
+    checkExtent(off, buf.length, 'buffer');
+    return this.#native.aioRead(off, buf);
   }
 
   /** Pipelined write on librbd's aio completions; `data` must not change until it settles. */
   async aioWrite(data: Uint8Array, offset: number | bigint): Promise<number> {
     const buf = checkBuffer(data, 'data');
-    const n = await this.#native.aioWrite(buf, checkU64(offset, 'offset'));
+    const off = checkU64(offset, 'offset');
+    checkExtent(off, buf.length, 'data');
+    const n = await this.#native.aioWrite(buf, off);
     return checkComplete(n, buf.length, this, 'Image.aioWrite');
   }
 
@@ -361,11 +380,15 @@ export class Image {
   }
 
   async aioDiscard(offset: number | bigint, length: number | bigint): Promise<void> {
-    await this.#native.aioDiscard(checkU64(offset, 'offset'), checkU64(length, 'length'));
+    const [off, len] = [checkU64(offset, 'offset'), checkU64(length, 'length')];
+    checkExtent(off, len);
+    await this.#native.aioDiscard(off, len);
   }
 
   async aioWriteZeroes(offset: number | bigint, length: number | bigint): Promise<void> {
-    await this.#native.aioWriteZeroes(checkU64(offset, 'offset'), checkU64(length, 'length'));
+    const [off, len] = [checkU64(offset, 'offset'), checkU64(length, 'length')];
+    checkExtent(off, len);
+    await this.#native.aioWriteZeroes(off, len);
   }
 
   /**

@@ -66,6 +66,15 @@ export function checkU64(value: unknown, name: string): number | bigint {
   return value;
 }
 
+/**
+ * An extent (offset + length) that stays inside the 64-bit range. librbd
+ * adds them unchecked: writeZeroes(4096, 2^64 - 1) wraps around its bounds
+ * check and then allocates without limit (the process is OOM-killed).
+ */
+export function checkExtent(offset: number | bigint, length: number | bigint, name = 'length'): void {
+  if (BigInt(offset) + BigInt(length) > U64_MAX) throw outOfRange(name, `a length with offset + length below 2^64 (offset ${typeof offset === 'bigint' ? `${offset}n` : offset})`, length);
+}
+
 /** A length that must fit in one Buffer (reads allocate it). */
 export function checkLength(value: unknown, name: string): number {
   const v = checkU64(value, name);

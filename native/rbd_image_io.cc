@@ -48,7 +48,13 @@ Napi::Value Image::Read(const Napi::CallbackInfo& info) {
   size_t len = buf.Length();
   return RunAsyncCount(
       info.Env(), this, Ctx("Image.read"),
-      [img, offset, data, len]() -> int64_t { return rbd_read2(img, offset, len, data, 0); }, {buf});
+      [img, offset, data, len]() -> int64_t {
+        // librbd aborts the process on an empty read (ceph_assert(buffer &&
+        // length == total_intended_len) in Striper::assemble_result): nothing to read.
+        if (len == 0) return 0;
+        return rbd_read2(img, offset, len, data, 0);
+      },
+      {buf});
 }
 
 // write(buffer, offset) -> bytes written.
@@ -87,6 +93,14 @@ Napi::Value Image::AioRead(const Napi::CallbackInfo& info) {
   rbd_image_t img = image_;
   char* data = reinterpret_cast<char*>(buf.Data());
   size_t len = buf.Length();
+  if (len == 0) {
+    // librbd aborts the process on an empty read (see Read): settle it here,
+    // after the same closed check StartAio makes.
+    if (!IsOpen()) return RejectClosed(info.Env(), Ctx("Image.aioRead"), this);
+    auto deferred = Napi::Promise::Deferred::New(info.Env());
+    deferred.Resolve(Napi::Number::New(info.Env(), 0));
+    return deferred.Promise();
+  }
   return StartAio(
       info.Env(), this, "Image.aioRead",
       [img, offset, data, len](rbd_completion_t c) { return rbd_aio_read(img, offset, len, data, c); }, buf);

@@ -23,7 +23,11 @@ class ReleaseWorker final : public Napi::AsyncWorker {
         done_(std::move(done)) {}
 
   void Execute() override {
-    if (release_) release_();
+    // An exception here would skip OnOK and leave the close pending forever.
+    try {
+      if (release_) release_();
+    } catch (...) {
+    }
   }
   void OnOK() override { done_(Env()); }
 

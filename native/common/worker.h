@@ -12,8 +12,11 @@
 #pragma once
 #include <napi.h>
 
+#include <cerrno>
 #include <functional>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -43,7 +46,22 @@ class CephWorker final : public Napi::AsyncWorker {
   void Pin(Napi::Object value) { pins_.push_back(Napi::Persistent(value)); }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
-  void Execute() override { rc_ = call_(result_); }
+  // A C++ exception must not escape: node-addon-api would turn it into
+  // OnError(), which settles nothing here (the Promise would hang, the
+  // handle would stay busy forever and an idle process would simply exit).
+  // E.g. rbd_list2 over a corrupt rbd_directory asks for a buffer the
+  // vector cannot allocate (std::length_error / std::bad_alloc).
+  void Execute() override {
+    try {
+      rc_ = call_(result_);
+    } catch (const std::bad_alloc&) {
+      rc_ = -ENOMEM;
+    } catch (const std::length_error&) {
+      rc_ = -ENOMEM;
+    } catch (...) {
+      rc_ = -EIO;
+    }
+  }
 
   void OnOK() override {
     Napi::Env env = Env();
