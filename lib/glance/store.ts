@@ -279,41 +279,42 @@ export class GlanceStore {
   }
 
   /**
-   * An I/O context on `pool`. With `fullTry` (deletes), one whose operations
-   * are sent even when the pool is full (rados_set_pool_full_try, as `rbd rm`
-   * does): removing an image then frees space instead of waiting for it.
+   * An I/O context on `pool`, in full-try mode (rados_set_pool_full_try, as
+   * `rbd rm` uses): on a pool the cluster flags full, writes that need space
+   * fail at once with NoSpace/DiskQuotaExceeded (StorageFull) instead of
+   * waiting for space that may never come, and deletes, which free space, go
+   * through. Reads are not affected.
    */
-  async #ioctx(pool: string, fullTry = false): Promise<IoCtx> {
-    const key = fullTry ? `${pool}\0full-try` : pool; // pool names hold no NUL
-    let p = this.#ioctxs.get(key);
+  async #ioctx(pool: string): Promise<IoCtx> {
+    let p = this.#ioctxs.get(pool);
     if (!p) {
       p = this.#connection().then(async (c) => {
         const io = await c.openIoctx(pool);
-        if (fullTry) io.setPoolFullTry(true);
+        io.setPoolFullTry(true);
         return io;
       });
-      this.#ioctxs.set(key, p);
+      this.#ioctxs.set(pool, p);
       p.catch(() => {
-        if (this.#ioctxs.get(key) === p) this.#ioctxs.delete(key);
+        if (this.#ioctxs.get(pool) === p) this.#ioctxs.delete(pool);
       });
     }
     const ioctx = await p;
     if (ioctx.state !== 'open') {
-      this.#ioctxs.delete(key);
-      return this.#ioctx(pool, fullTry);
+      this.#ioctxs.delete(pool);
+      return this.#ioctx(pool);
     }
     return ioctx;
   }
 
   /** Runs `fn` on an I/O context of `pool`; once more on a fresh connection if the connection was lost. */
-  async #withIoctx<T>(pool: string, fn: (ioctx: IoCtx) => Promise<T>, fullTry = false): Promise<T> {
+  async #withIoctx<T>(pool: string, fn: (ioctx: IoCtx) => Promise<T>): Promise<T> {
     try {
-      return await fn(await this.#ioctx(pool, fullTry));
+      return await fn(await this.#ioctx(pool));
     } catch (err) {
       if (!isConnectionLoss(err) || this.#closed) throw err;
       this.#log.warn?.(`connection lost (${(err as Error).message}); reconnecting`);
       this.#dropConnection();
-      return fn(await this.#ioctx(pool, fullTry));
+      return fn(await this.#ioctx(pool));
     }
   }
 
@@ -429,9 +430,8 @@ export class GlanceStore {
       await image?.close().catch(() => undefined);
       this.#log.error?.(`Failed to store image ${name}: ${full ? `pool ${this.pool} is full` : (err as Error).message}; removing it`);
       try {
-        // Through a full-try context: librados holds back every operation on
-        // a full pool, deletes included, unless the context says otherwise.
-        await this.#withIoctx(ioctx.pool, (io) => this.#deleteImage(io, name, DEFAULT_SNAPNAME), true);
+        // The store's contexts are full-try: this removal goes through on a full pool.
+        await this.#withIoctx(ioctx.pool, (io) => this.#deleteImage(io, name, DEFAULT_SNAPNAME));
       } catch (cleanupErr) {
         if (!(cleanupErr instanceof NotFound)) this.#log.error?.(`Could not remove ${name} after a failed upload: ${(cleanupErr as Error).message}`);
       }
@@ -440,10 +440,11 @@ export class GlanceStore {
   }
 
   /**
-   * Whether the OSD map flags the pool (or the whole cluster) full. A write
-   * to a full pool is not refused with ENOSPC: librados holds it until there
-   * is space again, so with an op timeout it ends as TimedOut, which this
-   * tells apart from a slow cluster.
+   * Whether the OSD map flags the pool (or the whole cluster) full. The
+   * store's contexts are full-try, so a write to a pool flagged full fails
+   * with NoSpace/DiskQuotaExceeded; one the OSD dropped before the flag
+   * reached this client can still end as TimedOut (with an op timeout),
+   * which this tells apart from a slow cluster.
    */
   async #poolIsFull(pool: string): Promise<boolean> {
     try {
@@ -527,8 +528,7 @@ export class GlanceStore {
   async delete(location: string): Promise<void> {
     this.#checkOpen('delete');
     const { loc, pool } = this.#target(location);
-    // A full-try context: deleting frees space, so it must work on a full pool.
-    await this.#withIoctx(pool, (ioctx) => this.#deleteImage(ioctx, loc.image, loc.snapshot), true);
+    await this.#withIoctx(pool, (ioctx) => this.#deleteImage(ioctx, loc.image, loc.snapshot));
   }
 
   async #deleteImage(ioctx: IoCtx, name: string, snapshot: string | null): Promise<void> {
