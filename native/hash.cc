@@ -110,13 +110,19 @@ class LaneWork final : public Napi::AsyncWorker {
         ctx_(state_->lanes[lane_].ctx.get()) {}
 
   void Execute() override {
-    if (job_.piece) {
-      ok_ = job_.piece->len == 0 || EVP_DigestUpdate(ctx_, job_.piece->data, job_.piece->len) == 1;
-    } else {
-      unsigned char md[EVP_MAX_MD_SIZE];
-      unsigned int n = 0;
-      ok_ = EVP_DigestFinal_ex(ctx_, md, &n) == 1;
-      if (ok_) hex_ = ToHex(md, n);
+    // Nothing may escape a worker thread (it would end the process): a
+    // failure here (bad_alloc from the hex string) fails this lane instead.
+    try {
+      if (job_.piece) {
+        ok_ = job_.piece->len == 0 || EVP_DigestUpdate(ctx_, job_.piece->data, job_.piece->len) == 1;
+      } else {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        ok_ = EVP_DigestFinal_ex(ctx_, md, &n) == 1;
+        if (ok_) hex_ = ToHex(md, n);
+      }
+    } catch (...) {
+      ok_ = false;
     }
   }
 

@@ -47,12 +47,19 @@ export class ClusterConnection {
     return (await this.#get()).rados;
   }
 
-  /** An I/O context on `pool` (default: the driver's pool), cached per pool. */
+  /**
+   * An I/O context on `pool` (default: the driver's pool), cached per pool.
+   * Full-try (as `rbd rm` uses): on a pool flagged full, deletes go through
+   * and writes fail at once with NoSpace instead of waiting for space.
+   */
   async ioctx(pool: string = this.#settings.pool): Promise<IoCtx> {
     const live = await this.#get();
     let p = live.ioctxs.get(pool);
     if (!p) {
-      p = live.rados.openIoctx(pool);
+      p = live.rados.openIoctx(pool).then((io) => {
+        io.setPoolFullTry(true);
+        return io;
+      });
       live.ioctxs.set(pool, p);
       p.catch(() => live.ioctxs.delete(pool));
     }

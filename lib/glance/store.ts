@@ -139,6 +139,19 @@ function wrapConfig<T>(fn: () => T): T {
   }
 }
 
+/**
+ * How long add() waits for the monitors to say whether a timed-out write hit
+ * a full pool before taking it as "not full" (a live monitor answers in a
+ * few ms; a stopped one would hold the rejection for another op timeout).
+ */
+const POOL_FULL_CHECK_MS = 250;
+
+/** rados_osd_op_timeout in ms (0: none), from the options or the conf file. */
+function opTimeoutMs(cluster: Rados): number {
+  const seconds = Number(cluster.confGet('rados_osd_op_timeout') ?? 0);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
+}
+
 function isConnectionLoss(err: unknown): boolean {
   return err instanceof ConnectionError || (err instanceof HandleClosedError && err.op !== 'GlanceStore');
 }
@@ -166,6 +179,8 @@ export class GlanceStore {
   readonly #fsids = new WeakMap<Rados, string>();
   #closed = false;
   #closing: Promise<void> | null = null;
+  /** Removals of failed uploads that run after add() rejected (cluster not answering); close() waits for them. */
+  readonly #cleanups = new Set<Promise<void>>();
 
   private constructor(o: Required<Pick<GlanceStoreOptions, 'pool' | 'chunkSizeMiB' | 'thinProvisioning' | 'hashAlgo' | 'concurrency' | 'hashOn'>> & GlanceStoreOptions) {
     this.pool = o.pool;
@@ -350,7 +365,10 @@ export class GlanceStore {
    * ahead of the data and is trimmed at the end. Duplicate when the name is
    * taken; Invalid when the data is longer or shorter than announced;
    * StorageFull when the cluster or pool is full; AbortError on abort. On
-   * any failure what was created is removed and the cause is rethrown.
+   * any failure what was created is removed and the cause is rethrown;
+   * when the cluster stopped answering (TimedOut, ConnectionError) add()
+   * rejects first and the removal goes on in the background (logged;
+   * close() waits for it; delete(location) later makes sure).
    */
   async add(imageId: string, source: UploadSource, sizeBytes: number | bigint = 0, options: AddOptions = {}): Promise<AddResult> {
     this.#checkOpen('add');
@@ -373,7 +391,7 @@ export class GlanceStore {
         await Rbd.create(ioctx, name, size, { order: this.order, features: this.#features(cluster) });
       } catch (err) {
         if (err instanceof ImageExists) throw new Duplicate(`RBD image ${name} already exists`, { cause: err });
-        if (err instanceof TimedOut && (await this.#poolIsFull(this.pool))) throw new StorageFull(undefined, { cause: err });
+        if (err instanceof TimedOut && (await this.#poolIsFull(this.pool, POOL_FULL_CHECK_MS))) throw new StorageFull(undefined, { cause: err });
         throw storageError(err);
       }
       const result = await this.#fill(ioctx, name, src, size, signal, onProgress);
@@ -410,6 +428,7 @@ export class GlanceStore {
         hasher: createChunkHasher(this.hashAlgo, this.hashOn),
         signal,
         onProgress,
+        stallMs: opTimeoutMs(ioctx.cluster),
       });
       const started = Date.now();
       const out = await upload.run(src);
@@ -426,16 +445,32 @@ export class GlanceStore {
       this.#log.info?.(`Stored ${name}: ${out.bytes} bytes, data in ${wrote - started} ms, snapshot in ${Date.now() - wrote} ms`);
       return { size: out.bytes, checksum: out.checksum, multihash: out.multihash };
     } catch (err) {
-      const full = err instanceof TimedOut && (await this.#poolIsFull(this.pool));
-      await image?.close().catch(() => undefined);
-      this.#log.error?.(`Failed to store image ${name}: ${full ? `pool ${this.pool} is full` : (err as Error).message}; removing it`);
-      try {
-        // The store's contexts are full-try: this removal goes through on a full pool.
-        await this.#withIoctx(ioctx.pool, (io) => this.#deleteImage(io, name, DEFAULT_SNAPNAME));
-      } catch (cleanupErr) {
-        if (!(cleanupErr instanceof NotFound)) this.#log.error?.(`Could not remove ${name} after a failed upload: ${(cleanupErr as Error).message}`);
+      const full = err instanceof TimedOut && (await this.#poolIsFull(this.pool, POOL_FULL_CHECK_MS));
+      const reason = full ? `pool ${this.pool} is full` : (err as Error).message;
+      const removal = this.#removeFailed(ioctx, image, name);
+      if (!full && (err instanceof TimedOut || isConnectionLoss(err))) {
+        // The cluster stopped answering: closing and removing would each wait
+        // out op timeouts again. Reject now; the removal goes on (logged) and
+        // close() waits for it.
+        this.#log.error?.(`Failed to store image ${name}: ${reason}; removing it in the background`);
+        this.#cleanups.add(removal);
+        void removal.finally(() => this.#cleanups.delete(removal));
+      } else {
+        this.#log.error?.(`Failed to store image ${name}: ${reason}; removing it`);
+        await removal;
       }
       throw full ? new StorageFull(undefined, { cause: err }) : storageError(err);
+    }
+  }
+
+  /** Closes and removes the image of a failed upload; never rejects (a failure is logged). */
+  async #removeFailed(ioctx: IoCtx, image: Image | undefined, name: string): Promise<void> {
+    await image?.close().catch(() => undefined);
+    try {
+      // The store's contexts are full-try: this removal goes through on a full pool.
+      await this.#deleteImage(ioctx, name, DEFAULT_SNAPNAME);
+    } catch (err) {
+      if (!(err instanceof NotFound)) this.#log.error?.(`Could not remove ${name} after a failed upload: ${(err as Error).message}`);
     }
   }
 
@@ -446,10 +481,16 @@ export class GlanceStore {
    * reached this client can still end as TimedOut (with an op timeout),
    * which this tells apart from a slow cluster.
    */
-  async #poolIsFull(pool: string): Promise<boolean> {
+  async #poolIsFull(pool: string, withinMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    // A monitor that does not answer within withinMs: taken as "not full".
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), withinMs);
+    });
     try {
       const cluster = await this.#connection();
-      const reply = await cluster.monCommand({ prefix: 'osd dump', format: 'json' });
+      const reply = await Promise.race([cluster.monCommand({ prefix: 'osd dump', format: 'json' }), late]);
+      if (reply === null) return false;
       if (reply.status < 0) return false;
       const dump = JSON.parse(reply.outbuf.toString()) as { flags?: string; pools?: Array<{ pool_name: string; flags_names?: string }> };
       const flags = (list: string | undefined) => (list ?? '').split(',');
@@ -458,6 +499,8 @@ export class GlanceStore {
       return entry !== undefined && flags(entry.flags_names).some((f) => f === 'full' || f === 'full_quota');
     } catch {
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -586,7 +629,7 @@ export class GlanceStore {
 
   // ---- lifetime -------------------------------------------------------------------
 
-  /** Ends open get() streams and disconnects. Idempotent. */
+  /** Ends open get() streams, waits for the removals of failed uploads still running, and disconnects. Idempotent. */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closed = true;
@@ -595,6 +638,7 @@ export class GlanceStore {
     this.#cluster = null;
     this.#ioctxs.clear();
     this.#closing = (async () => {
+      await Promise.all(this.#cleanups);
       const c = await cluster?.catch(() => null);
       await c?.shutdown();
     })();

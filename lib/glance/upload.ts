@@ -10,7 +10,7 @@
  * count the bytes; refuse more bytes than announced ("Size exceeds");
  * write unless thin provisioning is on and the chunk is all zeroes; hash.
  */
-import { AbortError } from '../errors';
+import { AbortError, ConnectionError, TimedOut } from '../errors';
 import type { Image } from '../rbd';
 import { Invalid } from './errors';
 import type { ChunkHasher } from './hashing';
@@ -42,6 +42,13 @@ export interface UploadSettings {
   onProgress?: (bytesWritten: number, total?: number) => void;
   /** The cap of the resize ramp; MAX_RESIZE_STEP unless a test says otherwise. */
   maxResizeStep?: number;
+  /**
+   * The cluster's op timeout (rados_osd_op_timeout) in ms, 0 = none: a
+   * write still in flight after that long fails the upload with TimedOut
+   * (librbd resends a timed-out write once, so its own error comes a whole
+   * timeout later).
+   */
+  stallMs?: number;
 }
 
 export interface UploadOutcome {
@@ -72,6 +79,9 @@ export class Upload {
   #failure: { error: unknown } | null = null;
   #wake: (() => void) | null = null;
   #wroteAny = false;
+  /** Start times of the writes in flight, oldest first (by submission), for the stall check. */
+  readonly #writeStarts = new Map<number, number>();
+  #stallTimer: NodeJS.Timeout | undefined;
 
   constructor(image: Image, settings: UploadSettings) {
     this.#image = image;
@@ -100,7 +110,7 @@ export class Upload {
         if (next.done) break;
         await this.#submit(next.value);
       }
-      await this.#drain();
+      await this.#drain(true);
       this.#throwIfFailed();
       if (this.#wroteAny) await this.#image.aioFlush();
       const { checksum, multihash } = await this.#s.hasher.digest();
@@ -108,11 +118,16 @@ export class Upload {
       return { bytes: this.#offset, imageSize: this.#size, checksum, multihash };
     } finally {
       if (onAbort) signal?.removeEventListener('abort', onAbort);
+      clearTimeout(this.#stallTimer);
       if (!ok) {
         await source.close(true);
         // Let a generator clean up its buffers, but never wait on a stalled source.
         void chunks.return(undefined).catch(() => undefined);
-        await this.#drain();
+        // A cluster that stopped answering fails the other writes in flight
+        // the same way, up to an op timeout later: not worth waiting for (each
+        // chunk is released when its write settles, and closing the image
+        // waits for them). Anything else: settle everything first.
+        if (!(this.#failure?.error instanceof TimedOut || this.#failure?.error instanceof ConnectionError)) await this.#drain();
       }
     }
   }
@@ -143,7 +158,7 @@ export class Upload {
     const work: Array<Promise<unknown> | undefined> = [];
     if (!skip) {
       this.#wroteAny = true;
-      work.push(this.#image.aioWrite(chunk.buf, offset));
+      work.push(this.#watched(offset, this.#image.aioWrite(chunk.buf, offset)));
     }
     try {
       work.push(this.#s.hasher.update(chunk.buf));
@@ -176,6 +191,48 @@ export class Upload {
     wake?.();
   }
 
+  /** Tracks a write for the stall check while it is in flight. */
+  #watched<T>(offset: number, write: Promise<T>): Promise<T> {
+    if (!this.#s.stallMs) return write;
+    this.#writeStarts.set(offset, Date.now());
+    this.#armStallCheck();
+    const done = (): void => {
+      this.#writeStarts.delete(offset);
+      this.#armStallCheck();
+    };
+    write.then(done, done);
+    return write;
+  }
+
+  /** (Re)arms the timer for the oldest write in flight; fails the upload when it is overdue. */
+  #armStallCheck(): void {
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+    const stallMs = this.#s.stallMs ?? 0;
+    const oldest = this.#writeStarts.values().next();
+    if (oldest.done || this.#failure) return;
+    const wait = oldest.value + stallMs - Date.now();
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      if (this.#failure || this.#writeStarts.size === 0) return;
+      const started = this.#writeStarts.values().next().value as number;
+      if (Date.now() - started < stallMs) return this.#armStallCheck();
+      this.#failure = {
+        error: new TimedOut(`Image.aioWrite: no reply from the cluster within the op timeout (${stallMs} ms)`, {
+          code: 'ETIMEDOUT',
+          errno: -110,
+          op: 'Image.aioWrite',
+          family: 'rbd',
+          image: this.#image.name,
+        }),
+      };
+      const wake = this.#wake;
+      this.#wake = null;
+      wake?.();
+    }, Math.max(0, wait));
+    this.#stallTimer.unref();
+  }
+
   /** Rethrows the first failure of a chunk in flight. */
   #throwIfFailed(): void {
     if (this.#failure) throw this.#failure.error;
@@ -187,8 +244,8 @@ export class Upload {
     });
   }
 
-  /** Waits until nothing is in flight. */
-  async #drain(): Promise<void> {
-    while (this.#inflight > 0) await this.#slotFreed();
+  /** Waits until nothing is in flight (or, with `untilFailure`, until something failed). */
+  async #drain(untilFailure = false): Promise<void> {
+    while (this.#inflight > 0 && !(untilFailure && this.#failure)) await this.#slotFreed();
   }
 }

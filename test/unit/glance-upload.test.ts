@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { AbortError } from '../../lib/errors';
+import { AbortError, TimedOut } from '../../lib/errors';
 import { Invalid } from '../../lib/glance/errors';
 import type { ChunkHasher } from '../../lib/glance/hashing';
 import { openSource } from '../../lib/glance/source';
@@ -26,7 +26,13 @@ class FakeImage {
   maxInflight = 0;
   flushes = 0;
   failAt: number | undefined;
+  /** Writes at or past this offset hang until release() (a cluster that stopped answering). */
+  stallAt: number | undefined;
+  #stalled: Array<() => void> = [];
   constructor(private readonly delayMs = 1) {}
+  release(): void {
+    for (const go of this.#stalled.splice(0)) go();
+  }
   async resize(size: number): Promise<void> {
     this.resizes.push(size);
     this.size = size;
@@ -38,6 +44,7 @@ class FakeImage {
     this.writes.push({ offset, length: buf.length });
     const copy = Buffer.from(buf);
     await sleep(this.delayMs);
+    if (this.stallAt !== undefined && offset >= this.stallAt) await new Promise<void>((resolve) => this.#stalled.push(resolve));
     this.inflight--;
     if (this.failAt !== undefined && offset >= this.failAt) throw Object.assign(new Error('EIO from the fake'), { code: 'EIO' });
     this.data.set(offset, copy);
@@ -173,6 +180,29 @@ describe('Glance upload write phase (fake image)', () => {
     await assert.rejects(upload(image, randomBytes(64 * KiB), 4 * KiB), { message: 'EIO from the fake' });
     assert.equal(image.inflight, 0);
     assert.ok(image.writes.length < 16, 'stopped early');
+  });
+
+  it('fails with TimedOut once a write is in flight longer than stallMs, without waiting for it', async () => {
+    const image = new FakeImage(1);
+    image.stallAt = 8 * KiB;
+    const t0 = Date.now();
+    await assert.rejects(upload(image, randomBytes(64 * KiB), 4 * KiB, { stallMs: 150 }), (e: unknown) => {
+      assert.ok(e instanceof TimedOut, String(e));
+      assert.equal(e.code, 'ETIMEDOUT');
+      assert.equal(e.op, 'Image.aioWrite');
+      return true;
+    });
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 140 && waited < 1000, `rejected after ${waited} ms`);
+    assert.ok(image.inflight > 0, 'the stalled writes were not waited for');
+    image.release();
+  });
+
+  it('does not count time a write spent queued behind slow ones that completed', async () => {
+    // Every write takes 60 ms, 3 in flight: no single write is ever 100 ms old.
+    const image = new FakeImage(60);
+    const out = await upload(image, randomBytes(48 * KiB), 4 * KiB, { stallMs: 100 });
+    assert.equal(out.bytes, 48 * KiB);
   });
 
   it('stops on abort, also while the source waits', async () => {
