@@ -160,46 +160,48 @@ int OperateWrite(rados_ioctx_t io, const std::string& oid, Build build) {
   return rados_write_op_operate(op.get(), io, oid.c_str(), nullptr, LIBRADOS_OPERATION_NOFLAG);
 }
 
-}  // namespace
-
-// write(oid, data, offset): data is pinned, not copied.
-// Implements: rados_write
-Napi::Value IoCtx::Write(const Napi::CallbackInfo& info) {
+// The (oid, data[, offset]) writes: `write(io, oid, data, len, offset)`
+// runs on a worker with the Buffer pinned, not copied.
+template <typename Write>
+Napi::Value RunObjectWrite(const Napi::CallbackInfo& info, IoCtx* self, const char* op, bool withOffset, Write write) {
   std::string oid = ArgString(info, 0, "oid");
   Napi::Buffer<uint8_t> buf = ArgBuffer(info, 1, "data");
-  uint64_t offset = ArgU64(info, 2, "offset");
-  rados_ioctx_t io = io_;
+  uint64_t offset = withOffset ? ArgU64(info, 2, "offset") : 0;
+  rados_ioctx_t io = self->io();
   const char* data = reinterpret_cast<const char*>(buf.Data());
   size_t len = buf.Length();
   return RunAsyncVoid(
-      info.Env(), this, ObjectCtx(*this, "IoCtx.write", oid),
-      [io, oid, data, len, offset] { return rados_write(io, oid.c_str(), data, len, offset); }, {buf});
+      info.Env(), self, ObjectCtx(*self, op, oid),
+      [io, oid, data, len, offset, write] { return write(io, oid.c_str(), data, len, offset); }, {buf});
+}
+
+}  // namespace
+
+// write(oid, data, offset)
+// Implements: rados_write
+Napi::Value IoCtx::Write(const Napi::CallbackInfo& info) {
+  return RunObjectWrite(info, this, "IoCtx.write", true,
+                        [](rados_ioctx_t io, const char* oid, const char* data, size_t len, uint64_t offset) {
+                          return rados_write(io, oid, data, len, offset);
+                        });
 }
 
 // writeFull(oid, data): replaces the object's contents.
 // Implements: rados_write_full
 Napi::Value IoCtx::WriteFull(const Napi::CallbackInfo& info) {
-  std::string oid = ArgString(info, 0, "oid");
-  Napi::Buffer<uint8_t> buf = ArgBuffer(info, 1, "data");
-  rados_ioctx_t io = io_;
-  const char* data = reinterpret_cast<const char*>(buf.Data());
-  size_t len = buf.Length();
-  return RunAsyncVoid(
-      info.Env(), this, ObjectCtx(*this, "IoCtx.writeFull", oid),
-      [io, oid, data, len] { return rados_write_full(io, oid.c_str(), data, len); }, {buf});
+  return RunObjectWrite(info, this, "IoCtx.writeFull", false,
+                        [](rados_ioctx_t io, const char* oid, const char* data, size_t len, uint64_t) {
+                          return rados_write_full(io, oid, data, len);
+                        });
 }
 
 // append(oid, data)
 // Implements: rados_append
 Napi::Value IoCtx::Append(const Napi::CallbackInfo& info) {
-  std::string oid = ArgString(info, 0, "oid");
-  Napi::Buffer<uint8_t> buf = ArgBuffer(info, 1, "data");
-  rados_ioctx_t io = io_;
-  const char* data = reinterpret_cast<const char*>(buf.Data());
-  size_t len = buf.Length();
-  return RunAsyncVoid(
-      info.Env(), this, ObjectCtx(*this, "IoCtx.append", oid),
-      [io, oid, data, len] { return rados_append(io, oid.c_str(), data, len); }, {buf});
+  return RunObjectWrite(info, this, "IoCtx.append", false,
+                        [](rados_ioctx_t io, const char* oid, const char* data, size_t len, uint64_t) {
+                          return rados_append(io, oid, data, len);
+                        });
 }
 
 // read(oid, buffer, offset) -> bytes read into `buffer` (fewer at the end of

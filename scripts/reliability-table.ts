@@ -1,6 +1,6 @@
 /**
  * Prints the figures recorded by the reliability tests
- * (dist/reliability-figures.jsonl, or the file given) as the markdown tables
+ * (test-results/reliability-figures.jsonl, or the file given) as the markdown tables
  * of docs/RELIABILITY.md: one table per suite, the last record of each test.
  *
  *   node dist/scripts/reliability-table.js [figures.jsonl]
@@ -17,7 +17,7 @@ interface Row {
   figures: Record<string, string | number>;
 }
 
-const file = process.argv[2] ?? path.resolve(__dirname, '..', 'reliability-figures.jsonl');
+const file = process.argv[2] ?? path.resolve(__dirname, '..', '..', 'test-results', 'reliability-figures.jsonl');
 const rows = readFileSync(file, 'utf8')
   .split('\n')
   .filter((l) => l.trim() !== '')

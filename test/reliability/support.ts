@@ -7,7 +7,7 @@
 import { strict as assert } from 'node:assert';
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -258,11 +258,12 @@ export interface Figure {
 
 /**
  * Records a row of the figures table: printed, and appended as JSON lines to
- * $RELIABILITY_FIGURES (default dist/reliability-figures.jsonl) for
+ * $RELIABILITY_FIGURES (default test-results/reliability-figures.jsonl: outside dist/, which every build empties) for
  * docs/RELIABILITY.md.
  */
 export function recordFigure(f: Figure): void {
-  const file = process.env.RELIABILITY_FIGURES ?? path.join(repoRoot, 'dist', 'reliability-figures.jsonl');
+  const file = process.env.RELIABILITY_FIGURES ?? path.join(repoRoot, 'test-results', 'reliability-figures.jsonl');
+  mkdirSync(path.dirname(file), { recursive: true });
   const line = JSON.stringify({ at: new Date().toISOString(), ...f });
   appendFileSync(file, `${line}\n`);
   const figs = Object.entries(f.figures)
