@@ -179,8 +179,12 @@ export class GlanceStore {
   readonly #fsids = new WeakMap<Rados, string>();
   #closed = false;
   #closing: Promise<void> | null = null;
-  /** Removals of failed uploads that run after add() rejected (cluster not answering); close() waits for them. */
-  readonly #cleanups = new Set<Promise<void>>();
+  /**
+   * Removals of failed uploads still running after add() rejected (the
+   * cluster was not answering), by `pool/image`: delete() of that image and
+   * close() wait for them.
+   */
+  readonly #cleanups = new Map<string, Promise<void>>();
 
   private constructor(o: Required<Pick<GlanceStoreOptions, 'pool' | 'chunkSizeMiB' | 'thinProvisioning' | 'hashAlgo' | 'concurrency' | 'hashOn'>> & GlanceStoreOptions) {
     this.pool = o.pool;
@@ -453,8 +457,11 @@ export class GlanceStore {
         // out op timeouts again. Reject now; the removal goes on (logged) and
         // close() waits for it.
         this.#log.error?.(`Failed to store image ${name}: ${reason}; removing it in the background`);
-        this.#cleanups.add(removal);
-        void removal.finally(() => this.#cleanups.delete(removal));
+        const key = `${ioctx.pool}/${name}`;
+        this.#cleanups.set(key, removal);
+        void removal.finally(() => {
+          if (this.#cleanups.get(key) === removal) this.#cleanups.delete(key);
+        });
       } else {
         this.#log.error?.(`Failed to store image ${name}: ${reason}; removing it`);
         await removal;
@@ -571,6 +578,9 @@ export class GlanceStore {
   async delete(location: string): Promise<void> {
     this.#checkOpen('delete');
     const { loc, pool } = this.#target(location);
+    // A failed upload of this image may still be removing it (its handle
+    // open, so librbd would say busy): let that finish first.
+    await this.#cleanups.get(`${pool}/${loc.image}`);
     await this.#withIoctx(pool, (ioctx) => this.#deleteImage(ioctx, loc.image, loc.snapshot));
   }
 
@@ -638,7 +648,7 @@ export class GlanceStore {
     this.#cluster = null;
     this.#ioctxs.clear();
     this.#closing = (async () => {
-      await Promise.all(this.#cleanups);
+      await Promise.all(this.#cleanups.values());
       const c = await cluster?.catch(() => null);
       await c?.shutdown();
     })();
