@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 
-import { Rados, type CephError, type ConnectOptions, type IoCtx } from '../../lib';
+import { Image, Rados, Rbd, type CephError, type ConnectOptions, type IoCtx } from '../../lib';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const microOsd = path.join(repoRoot, 'scripts', 'micro-osd.sh');
@@ -105,4 +105,46 @@ export function cephError(Class: ErrorClass, code: string, errno: number, op: st
     assert.ok(e.message.startsWith(`${op}: `), e.message);
     return true;
   };
+}
+
+/** Unprotects and removes every snapshot of an image (by name, or by id for trash entries); quiet if it is gone. */
+async function dropSnapshots(ioctx: IoCtx, nameOrId: string, byId: boolean): Promise<void> {
+  try {
+    const img = await Image.open(ioctx, nameOrId, { byId });
+    try {
+      for (const s of await img.listSnaps()) {
+        await img.unprotectSnap(s.name).catch(() => undefined);
+        await img.removeSnap(s.name).catch(() => undefined);
+      }
+    } finally {
+      await img.close();
+    }
+  } catch {
+    // gone meanwhile
+  }
+}
+
+/**
+ * Removes every image and trash entry whose name `mine` accepts from the
+ * given pools, snapshots first, over rounds (a clone's parent can only go
+ * once the clone is gone).
+ */
+export async function purgeImages(ioctxs: IoCtx[], mine: (name: string) => boolean, rounds = 12): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    let left = 0;
+    for (const ioctx of ioctxs) {
+      for (const e of await Rbd.trashList(ioctx)) {
+        if (!mine(e.name)) continue;
+        left++;
+        await dropSnapshots(ioctx, e.id, true);
+        await Rbd.trashRemove(ioctx, e.id, { force: true }).catch(() => undefined);
+      }
+      for (const name of (await Rbd.list(ioctx)).filter(mine)) {
+        left++;
+        await dropSnapshots(ioctx, name, false);
+        await Rbd.remove(ioctx, name).catch(() => undefined);
+      }
+    }
+    if (left === 0) return;
+  }
 }

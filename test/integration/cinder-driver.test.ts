@@ -31,7 +31,7 @@ import {
   type Volume,
   directSnapshot,
 } from '../../lib';
-import { cli, confFile, connect } from '../helpers/cluster';
+import { cli, confFile, connect, purgeImages } from '../helpers/cluster';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -113,49 +113,9 @@ describe('Cinder RBD driver (real cluster)', function () {
     }
   }
 
-  /** Removes everything tracked: snapshots, images (children first, over rounds), trash. */
-  async function purge(): Promise<void> {
-    for (let round = 0; round < 12; round++) {
-      let left = 0;
-      for (const ioctx of [rbd, images]) {
-        for (const e of await Rbd.trashList(ioctx)) {
-          if (!mine(e.name)) continue;
-          left++;
-          try {
-            const img = await Image.open(ioctx, e.id, { byId: true });
-            try {
-              for (const s of await img.listSnaps()) {
-                await img.unprotectSnap(s.name).catch(() => undefined);
-                await img.removeSnap(s.name).catch(() => undefined);
-              }
-            } finally {
-              await img.close();
-            }
-          } catch {
-            // gone meanwhile
-          }
-          await Rbd.trashRemove(ioctx, e.id, { force: true }).catch(() => undefined);
-        }
-        for (const name of await names(ioctx)) {
-          left++;
-          try {
-            const img = await Image.open(ioctx, name);
-            try {
-              for (const s of await img.listSnaps()) {
-                await img.unprotectSnap(s.name).catch(() => undefined);
-                await img.removeSnap(s.name).catch(() => undefined);
-              }
-            } finally {
-              await img.close();
-            }
-          } catch {
-            // gone meanwhile
-          }
-          await Rbd.remove(ioctx, name).catch(() => undefined);
-        }
-      }
-      if (left === 0) return;
-    }
+  /** Removes every image (and trash entry) of this run from both pools: snapshots, children first, trash. */
+  function purge(): Promise<void> {
+    return purgeImages([rbd, images], mine, 12);
   }
 
   before(async () => {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import { Image, type IoCtx, type Rados, Rbd } from '../../lib';
-import { cli, cliBuffer, confFile, connect, repoRoot, uniqueName } from '../helpers/cluster';
+import { cli, cliBuffer, confFile, connect, purgeImages, repoRoot, uniqueName } from '../helpers/cluster';
 
 const bin = path.join(repoRoot, 'dist', 'lib', 'cli', 'main.js');
 const MiB = 1024 * 1024;
@@ -79,36 +79,9 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
 
   const mine = (name: string) => name.includes(tag);
 
-  /** Removes every image (and trash entry) of this run from both pools, children first, over rounds. */
-  async function purge(): Promise<void> {
-    for (let round = 0; round < 10; round++) {
-      let left = 0;
-      for (const ioctx of [rbd, images]) {
-        for (const e of await Rbd.trashList(ioctx)) {
-          if (!mine(e.name)) continue;
-          left++;
-          await Rbd.trashRemove(ioctx, e.id, { force: true }).catch(() => undefined);
-        }
-        for (const name of (await Rbd.list(ioctx)).filter(mine)) {
-          left++;
-          try {
-            const img = await Image.open(ioctx, name);
-            try {
-              for (const s of await img.listSnaps()) {
-                await img.unprotectSnap(s.name).catch(() => undefined);
-                await img.removeSnap(s.name).catch(() => undefined);
-              }
-            } finally {
-              await img.close();
-            }
-          } catch {
-            // gone meanwhile
-          }
-          await Rbd.remove(ioctx, name).catch(() => undefined);
-        }
-      }
-      if (left === 0) return;
-    }
+  /** Removes every image (and trash entry) of this run from both pools: snapshots, children first, trash. */
+  function purge(): Promise<void> {
+    return purgeImages([rbd, images], mine, 10);
   }
 
   async function snapsOf(ioctx: IoCtx, name: string): Promise<string[]> {
