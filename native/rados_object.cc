@@ -90,42 +90,42 @@ std::string Bytes(const char* data, size_t len) {
   return data == nullptr ? std::string() : std::string(data, len);
 }
 
-// An array of strings (omap keys), copied; NUL is refused like ArgString.
-std::vector<std::string> ArgStringArray(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Env env = info.Env();
-  if (!info[i].IsArray()) ThrowType(env, std::string("Expected an array of strings for ") + name);
+// Array argument i, each element copied out through `convert` (which throws
+// `expected` as a TypeError for an element of the wrong kind).
+template <typename Convert>
+std::vector<std::string> ArgArrayOf(const Napi::CallbackInfo& info, size_t i, const std::string& expected,
+                                    Convert convert) {
+  if (!info[i].IsArray()) ThrowType(info.Env(), expected);
   Napi::Array arr = info[i].As<Napi::Array>();
   uint32_t n = arr.Length();
   std::vector<std::string> out;
   out.reserve(n);
-  for (uint32_t k = 0; k < n; ++k) {
-    Napi::Value v = arr.Get(k);
-    if (!v.IsString()) ThrowType(env, std::string("Expected an array of strings for ") + name);
-    std::string s = v.As<Napi::String>().Utf8Value();
-    if (s.find('\0') != std::string::npos) {
-      ThrowType(env, std::string(name) + " must not contain NUL characters");
-    }
-    out.push_back(std::move(s));
-  }
+  for (uint32_t k = 0; k < n; ++k) out.push_back(convert(arr.Get(k)));
   return out;
+}
+
+// An array of strings (omap keys), copied; NUL is refused like ArgString.
+std::vector<std::string> ArgStringArray(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  Napi::Env env = info.Env();
+  const std::string expected = std::string("Expected an array of strings for ") + name;
+  return ArgArrayOf(info, i, expected, [&](Napi::Value v) {
+    if (!v.IsString()) ThrowType(env, expected);
+    std::string s = v.As<Napi::String>().Utf8Value();
+    if (s.find('\0') != std::string::npos) ThrowType(env, std::string(name) + " must not contain NUL characters");
+    return s;
+  });
 }
 
 // An array of Buffers (omap values), copied: the JS array could be changed
 // while the worker runs, so its elements cannot simply be pinned.
 std::vector<std::string> ArgBufferArray(const Napi::CallbackInfo& info, size_t i, const char* name) {
   Napi::Env env = info.Env();
-  if (!info[i].IsArray()) ThrowType(env, std::string("Expected an array of Buffers for ") + name);
-  Napi::Array arr = info[i].As<Napi::Array>();
-  uint32_t n = arr.Length();
-  std::vector<std::string> out;
-  out.reserve(n);
-  for (uint32_t k = 0; k < n; ++k) {
-    Napi::Value v = arr.Get(k);
-    if (!v.IsBuffer()) ThrowType(env, std::string("Expected an array of Buffers for ") + name);
+  const std::string expected = std::string("Expected an array of Buffers for ") + name;
+  return ArgArrayOf(info, i, expected, [&](Napi::Value v) {
+    if (!v.IsBuffer()) ThrowType(env, expected);
     auto b = v.As<Napi::Buffer<char>>();
-    out.push_back(Bytes(b.Data(), b.Length()));
-  }
-  return out;
+    return Bytes(b.Data(), b.Length());
+  });
 }
 
 Napi::Value PairsToArray(Napi::Env env, const Pairs& pairs) {
