@@ -185,6 +185,8 @@ export class GlanceStore {
    * close() wait for them.
    */
   readonly #cleanups = new Map<string, Promise<void>>();
+  /** add() calls in flight, by the controller close() aborts them with. */
+  readonly #uploads = new Map<AbortController, Promise<AddResult>>();
 
   private constructor(o: Required<Pick<GlanceStoreOptions, 'pool' | 'chunkSizeMiB' | 'thinProvisioning' | 'hashAlgo' | 'concurrency' | 'hashOn'>> & GlanceStoreOptions) {
     this.pool = o.pool;
@@ -384,6 +386,22 @@ export class GlanceStore {
     const onProgress = checkFunction<(done: number, total?: number) => void>(o.onProgress, 'options.onProgress');
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
 
+    // close() aborts this upload through `closer` and waits until it has
+    // removed what it created: a store never leaves a half-written image.
+    const closer = new AbortController();
+    const run = this.#add(name, source, size, signal ? AbortSignal.any([signal, closer.signal]) : closer.signal, onProgress);
+    this.#uploads.set(closer, run);
+    try {
+      return await run;
+    } catch (err) {
+      if (err instanceof AbortError && closer.signal.aborted && err.cause === closer.signal.reason) throw closer.signal.reason;
+      throw err;
+    } finally {
+      this.#uploads.delete(closer);
+    }
+  }
+
+  async #add(name: string, source: UploadSource, size: number, signal: AbortSignal, onProgress: AddOptions['onProgress']): Promise<AddResult> {
     const src = await openSource(source, this.writeUnit);
     let failed = true;
     try {
@@ -639,15 +657,23 @@ export class GlanceStore {
 
   // ---- lifetime -------------------------------------------------------------------
 
-  /** Ends open get() streams, waits for the removals of failed uploads still running, and disconnects. Idempotent. */
+  /**
+   * Ends open get() streams, aborts uploads in flight (they reject with
+   * HandleClosedError once they have removed their partial image), waits
+   * for the removals of failed uploads still running, and disconnects.
+   * Idempotent.
+   */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closed = true;
     for (const s of this.#streams) s.destroy(new HandleClosedError('GlanceStore.close: the store was closed', 'GlanceStore'));
+    for (const c of this.#uploads.keys()) c.abort(new HandleClosedError('GlanceStore.add: the store was closed during the upload', 'GlanceStore'));
+    const uploads = [...this.#uploads.values()];
     const cluster = this.#cluster;
     this.#cluster = null;
     this.#ioctxs.clear();
     this.#closing = (async () => {
+      await Promise.allSettled(uploads);
       await Promise.all(this.#cleanups.values());
       const c = await cluster?.catch(() => null);
       await c?.shutdown();

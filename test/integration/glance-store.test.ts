@@ -337,6 +337,29 @@ describe('GlanceStore (real cluster)', function () {
       assert.deepEqual(await poolState(), before);
     });
 
+    it('close() during an upload waits for it to remove its partial image; add rejects with HandleClosedError', async () => {
+      const before = await poolState();
+      const s = await GlanceStore.open({ confFile: confFile(), chunkSizeMiB: 1 });
+      const name = uniqueName('glance-closed');
+      let closing: Promise<void> | undefined;
+      const adding = s.add(name, slowly(pieces(randomBytes(16 * CHUNK), [256 * 1024]), 5), 16 * CHUNK, {
+        onProgress: (done) => {
+          if (done >= 2 * CHUNK) closing ??= s.close();
+        },
+      });
+      adding.catch(() => undefined);
+      for (let i = 0; i < 200 && closing === undefined; i++) await sleep(50);
+      assert.ok(closing, 'close() was called in the middle of the upload');
+      await closing;
+      // Checked before looking at add(): close() itself waited for the removal.
+      assert.deepEqual(await poolState(), before);
+      await assert.rejects(adding, (e: unknown) => {
+        assert.ok(e instanceof HandleClosedError, String(e));
+        assert.equal(e.message, 'GlanceStore.add: the store was closed during the upload');
+        return true;
+      });
+    });
+
     it('a source that fails mid-way rejects with its error and leaves the pool as it was', async () => {
       const before = await poolState();
       const boom = new Error('source broke');
