@@ -13,6 +13,7 @@ import {
   checkLength,
   checkName,
   checkObject,
+  checkOffsetLength,
   checkOptionalName,
   checkString,
   checkU64,
@@ -328,14 +329,12 @@ export class Image {
   }
 
   async discard(offset: number | bigint, length: number | bigint): Promise<void> {
-    const [off, len] = [checkU64(offset, 'offset'), checkU64(length, 'length')];
-    checkExtent(off, len);
+    const [off, len] = checkOffsetLength(offset, length);
     await this.#native.discard(off, len);
   }
 
   async writeZeroes(offset: number | bigint, length: number | bigint): Promise<void> {
-    const [off, len] = [checkU64(offset, 'offset'), checkU64(length, 'length')];
-    checkExtent(off, len);
+    const [off, len] = checkOffsetLength(offset, length);
     await this.#native.writeZeroes(off, len);
   }
 
@@ -380,14 +379,12 @@ export class Image {
   }
 
   async aioDiscard(offset: number | bigint, length: number | bigint): Promise<void> {
-    const [off, len] = [checkU64(offset, 'offset'), checkU64(length, 'length')];
-    checkExtent(off, len);
+    const [off, len] = checkOffsetLength(offset, length);
     await this.#native.aioDiscard(off, len);
   }
 
   async aioWriteZeroes(offset: number | bigint, length: number | bigint): Promise<void> {
-    const [off, len] = [checkU64(offset, 'offset'), checkU64(length, 'length')];
-    checkExtent(off, len);
+    const [off, len] = checkOffsetLength(offset, length);
     await this.#native.aioWriteZeroes(off, len);
   }
 

@@ -72,7 +72,18 @@ export function checkU64(value: unknown, name: string): number | bigint {
  * check and then allocates without limit (the process is OOM-killed).
  */
 export function checkExtent(offset: number | bigint, length: number | bigint, name = 'length'): void {
+  // Two numbers passed checkU64, so each is below 2^53: their sum cannot
+  // reach 2^64. Only a bigint needs the exact sum (kept off the aio hot path).
+  if (typeof offset === 'number' && typeof length === 'number') return;
   if (BigInt(offset) + BigInt(length) > U64_MAX) throw outOfRange(name, `a length with offset + length below 2^64 (offset ${typeof offset === 'bigint' ? `${offset}n` : offset})`, length);
+}
+
+/** The (offset, length) arguments of discard/writeZeroes: two u64 values whose sum stays below 2^64. */
+export function checkOffsetLength(offset: unknown, length: unknown): [number | bigint, number | bigint] {
+  const off = checkU64(offset, 'offset');
+  const len = checkU64(length, 'length');
+  checkExtent(off, len);
+  return [off, len];
 }
 
 /** A length that must fit in one Buffer (reads allocate it). */

@@ -413,7 +413,7 @@ export class GlanceStore {
         await Rbd.create(ioctx, name, size, { order: this.order, features: this.#features(cluster) });
       } catch (err) {
         if (err instanceof ImageExists) throw new Duplicate(`RBD image ${name} already exists`, { cause: err });
-        if (err instanceof TimedOut && (await this.#poolIsFull(this.pool, POOL_FULL_CHECK_MS))) throw new StorageFull(undefined, { cause: err });
+        if (err instanceof TimedOut && (await this.#poolIsFull(this.pool))) throw new StorageFull(undefined, { cause: err });
         throw storageError(err);
       }
       const result = await this.#fill(ioctx, name, src, size, signal, onProgress);
@@ -467,7 +467,7 @@ export class GlanceStore {
       this.#log.info?.(`Stored ${name}: ${out.bytes} bytes, data in ${wrote - started} ms, snapshot in ${Date.now() - wrote} ms`);
       return { size: out.bytes, checksum: out.checksum, multihash: out.multihash };
     } catch (err) {
-      const full = err instanceof TimedOut && (await this.#poolIsFull(this.pool, POOL_FULL_CHECK_MS));
+      const full = err instanceof TimedOut && (await this.#poolIsFull(this.pool));
       const reason = full ? `pool ${this.pool} is full` : (err as Error).message;
       const removal = this.#removeFailed(ioctx, image, name);
       if (!full && (err instanceof TimedOut || isConnectionLoss(err))) {
@@ -506,11 +506,11 @@ export class GlanceStore {
    * reached this client can still end as TimedOut (with an op timeout),
    * which this tells apart from a slow cluster.
    */
-  async #poolIsFull(pool: string, withinMs: number): Promise<boolean> {
+  async #poolIsFull(pool: string): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
-    // A monitor that does not answer within withinMs: taken as "not full".
+    // A monitor that does not answer in time: taken as "not full".
     const late = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), withinMs);
+      timer = setTimeout(() => resolve(null), POOL_FULL_CHECK_MS);
     });
     try {
       const cluster = await this.#connection();

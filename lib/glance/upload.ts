@@ -186,9 +186,7 @@ export class Upload {
         this.#failure ??= { error: err };
       }
     }
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.();
+    this.#wakeWaiter();
   }
 
   /** Tracks a write for the stall check while it is in flight. */
@@ -196,27 +194,26 @@ export class Upload {
     if (!this.#s.stallMs) return write;
     this.#writeStarts.set(offset, Date.now());
     this.#armStallCheck();
-    const done = (): void => {
-      this.#writeStarts.delete(offset);
-      this.#armStallCheck();
-    };
+    const done = (): void => void this.#writeStarts.delete(offset);
     write.then(done, done);
     return write;
   }
 
-  /** (Re)arms the timer for the oldest write in flight; fails the upload when it is overdue. */
+  /**
+   * Arms one timer (if none is pending) for when the oldest write in flight
+   * is due. When it fires it fails the upload if that write is overdue, or
+   * re-arms for the write that is oldest now: no timer work per write.
+   */
   #armStallCheck(): void {
-    clearTimeout(this.#stallTimer);
-    this.#stallTimer = undefined;
-    const stallMs = this.#s.stallMs ?? 0;
+    if (this.#stallTimer !== undefined || this.#failure) return;
     const oldest = this.#writeStarts.values().next();
-    if (oldest.done || this.#failure) return;
-    const wait = oldest.value + stallMs - Date.now();
+    if (oldest.done) return;
+    const stallMs = this.#s.stallMs ?? 0;
     this.#stallTimer = setTimeout(() => {
       this.#stallTimer = undefined;
-      if (this.#failure || this.#writeStarts.size === 0) return;
-      const started = this.#writeStarts.values().next().value as number;
-      if (Date.now() - started < stallMs) return this.#armStallCheck();
+      const started = this.#writeStarts.values().next();
+      if (started.done || this.#failure) return;
+      if (Date.now() - started.value < stallMs) return this.#armStallCheck();
       this.#failure = {
         error: new TimedOut(`Image.aioWrite: no reply from the cluster within the op timeout (${stallMs} ms)`, {
           code: 'ETIMEDOUT',
@@ -226,11 +223,16 @@ export class Upload {
           image: this.#image.name,
         }),
       };
-      const wake = this.#wake;
-      this.#wake = null;
-      wake?.();
-    }, Math.max(0, wait));
+      this.#wakeWaiter();
+    }, Math.max(0, oldest.value + stallMs - Date.now()));
     this.#stallTimer.unref();
+  }
+
+  /** Lets the loop waiting for a free slot (or the drain) look again. */
+  #wakeWaiter(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.();
   }
 
   /** Rethrows the first failure of a chunk in flight. */

@@ -148,3 +148,19 @@ export async function purgeImages(ioctxs: IoCtx[], mine: (name: string) => boole
     if (left === 0) return;
   }
 }
+
+/**
+ * Removes an image once the watches of handles that were dropped without
+ * close() are gone (the reaper thread closes them after collection).
+ */
+export async function removeWhenUnwatched(ioctx: IoCtx, name: string, attempts = 100): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await Rbd.remove(ioctx, name);
+      return;
+    } catch (err) {
+      if (i >= attempts) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}

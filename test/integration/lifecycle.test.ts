@@ -2,11 +2,10 @@ import { strict as assert } from 'node:assert';
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 import { HandleClosedError, Image, IoCtx, Rbd } from '../../lib';
-import { connect, uniqueName, withPool } from '../helpers/cluster';
+import { connect, removeWhenUnwatched, uniqueName, withPool } from '../helpers/cluster';
+import { exposeGc } from '../helpers/gc';
 
 const MiB = 1024 * 1024;
 
@@ -111,9 +110,7 @@ describe('handle lifetimes (real cluster)', () => {
   });
 
   it('handles dropped without close are collected without blocking or crashing', async function () {
-    // Expose the collector for this test without a command-line flag.
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
+    const gc = exposeGc();
     const name = uniqueName();
     await Rbd.create(ioctx, name, MiB);
     // Opened and written in a frame of their own, so nothing here keeps them reachable.
@@ -126,14 +123,6 @@ describe('handle lifetimes (real cluster)', () => {
     await new Promise((r) => setTimeout(r, 200));
     gc();
     // The reaper thread closes the forgotten images; removal succeeds once their watches are gone.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await Rbd.remove(ioctx, name);
-        break;
-      } catch (err) {
-        if (attempt > 50) throw err;
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
+    await removeWhenUnwatched(ioctx, name, 51);
   });
 });

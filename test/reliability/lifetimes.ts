@@ -6,19 +6,13 @@
  * images in `pool`).
  */
 import { strict as assert } from 'node:assert';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 import { GlanceStore, HandleClosedError, Image, type IoCtx, Rados, Rbd, RbdVolumeDriver } from '../../lib';
+import { removeWhenUnwatched } from '../helpers/cluster';
+import { exposeGc } from '../helpers/gc';
 import { contractViolation, fdCount, MiB, recordFigure, rssMiB, seconds, sleep, uniq } from './support';
 
 type Suite = 'short' | 'long';
-
-/** The collector, exposed without a command-line flag (as lifecycle.test.ts does). */
-export function exposeGc(): () => void {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
 
 async function settleGc(gc: () => void): Promise<void> {
   for (let i = 0; i < 3; i++) {
@@ -261,18 +255,5 @@ export async function cycles(confFile: string, pool: string, count: number, rssS
     await removeWhenUnwatched(ioctx, name);
     await ioctx.remove(`${name}-obj`).catch(() => undefined);
     await cluster.shutdown();
-  }
-}
-
-/** Removes an image once the watches of collected handles are gone (the reaper closes them). */
-async function removeWhenUnwatched(ioctx: IoCtx, name: string): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      await Rbd.remove(ioctx, name);
-      return;
-    } catch (err) {
-      if (i > 100) throw err;
-      await sleep(200);
-    }
   }
 }

@@ -9,18 +9,17 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 
-import { AbortError, CephError, CinderError, GlanceStoreError, HandleClosedError, Image, type IoCtx, type Rados, Rbd } from '../../lib';
+import { AbortError, CephError, CinderError, GlanceStoreError, HandleClosedError, type IoCtx, type Rados, Rbd } from '../../lib';
 import { microOsd, repoRoot, startCluster, type StartedCluster } from '../helpers/cluster';
 
 const run = promisify(execFile);
+export { sleep };
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 // ---- process figures --------------------------------------------------------
 
@@ -239,11 +238,6 @@ export function contractViolation(err: unknown): string | null {
 /** Whether the error is an argument error (the call failed validation). */
 export function isArgumentError(err: unknown): boolean {
   return err instanceof TypeError || err instanceof RangeError;
-}
-
-/** Closes an image, ignoring errors (clean-up paths). */
-export async function closeQuietly(image: Image | undefined): Promise<void> {
-  await image?.close().catch(() => undefined);
 }
 
 // ---- figures ------------------------------------------------------------------------
