@@ -21,14 +21,13 @@ export {
   GlanceStore,
   DEFAULT_SNAPNAME as GLANCE_DEFAULT_SNAPNAME,
   type GlanceStoreOptions,
-  type GlanceLogger,
   type AddOptions as GlanceAddOptions,
   type AddResult as GlanceAddResult,
   type GetOptions as GlanceGetOptions,
   type GetResult as GlanceGetResult,
 } from './glance/store';
 export { parseLocation as parseGlanceLocation, formatLocation as formatGlanceLocation, type RbdLocation, type RbdLocationParts } from './glance/location';
-export type { UploadSource } from './glance/source';
+export type { UploadSource } from './internal/chunk-source';
 export type { HashOn } from './glance/hashing';
 export {
   GlanceStoreError,
@@ -42,4 +41,4 @@ export {
   BadStoreConfiguration,
 } from './glance/errors';
 export * from './cinder';
-export { setLogger, getLogger, type LoggerLike, type LogFn } from './logger';
+export { setLogger, getLogger, type Logger, type LoggerLike, type LogFn } from './logger';

@@ -14,22 +14,23 @@ import { invalidType } from './validate';
 /** A log method: pino's `(msg)` / `(obj, msg)` shapes both fit. */
 export type LogFn = (message: string, ...args: unknown[]) => void;
 
-/** What setLogger() accepts: pino's core methods, `child` optional. */
-export interface LoggerLike {
+/**
+ * The library's one logger type: the four levels, every one present.
+ * Components hold one (from componentLogger()), so a call is always
+ * `log.warn(...)`. A component's `logger` option may leave levels out
+ * (`Partial<Logger>`): those are silent.
+ */
+export interface Logger {
   debug: LogFn;
   info: LogFn;
   warn: LogFn;
   error: LogFn;
-  /** pino's child(bindings): when present, each component logs through child({ component }). */
-  child?(bindings: Record<string, unknown>): LoggerLike;
 }
 
-/** The logger components use: every method present, silent by default. */
-export interface ComponentLogger {
-  debug(message: string, ...args: unknown[]): void;
-  info(message: string, ...args: unknown[]): void;
-  warn(message: string, ...args: unknown[]): void;
-  error(message: string, ...args: unknown[]): void;
+/** What setLogger() accepts: a Logger, with pino's `child` optional. */
+export interface LoggerLike extends Logger {
+  /** pino's child(bindings): when present, each component logs through child({ component }). */
+  child?(bindings: Record<string, unknown>): LoggerLike;
 }
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -91,14 +92,28 @@ function emit(component: string, level: Level, message: string, args: unknown[])
 }
 
 /**
- * A logger for one component that forwards to whatever setLogger() installed
- * at the time of each call (nothing when none is).
+ * A logger for one component. Without `own`, it forwards to whatever
+ * setLogger() installed at the time of each call (nothing when none is).
+ * With `own` (a component's `logger` option), it logs there: a level `own`
+ * lacks is silent, and a throwing logger never fails the operation.
  */
-export function componentLogger(component: string): ComponentLogger {
-  return {
-    debug: (message, ...args) => emit(component, 'debug', message, args),
-    info: (message, ...args) => emit(component, 'info', message, args),
-    warn: (message, ...args) => emit(component, 'warn', message, args),
-    error: (message, ...args) => emit(component, 'error', message, args),
+export function componentLogger(component: string, own?: Partial<Logger>): Logger {
+  if (own === undefined || own === null) {
+    return {
+      debug: (message, ...args) => emit(component, 'debug', message, args),
+      info: (message, ...args) => emit(component, 'info', message, args),
+      warn: (message, ...args) => emit(component, 'warn', message, args),
+      error: (message, ...args) => emit(component, 'error', message, args),
+    };
+  }
+  const level = (name: Level): LogFn => (message, ...args) => {
+    const fn = own[name];
+    if (typeof fn !== 'function') return;
+    try {
+      fn.call(own, message, ...args);
+    } catch {
+      // A failing logger must never fail a storage operation.
+    }
   };
+  return { debug: level('debug'), info: level('info'), warn: level('warn'), error: level('error') };
 }

@@ -178,6 +178,10 @@ export interface NativeRbd {
   trashRemove(ioctx: NativeIoCtx, id: string, force: boolean, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
   trashPurge(ioctx: NativeIoCtx, expireTsSeconds: number, threshold: number, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
   poolInit(ioctx: NativeIoCtx, force: boolean): Promise<void>;
+  /** librbd's feature-string parser (names or a number); throws InvalidArgument for an unknown name. */
+  featuresFromString(text: string): number;
+  /** librbd's names of feature bits, comma-separated. */
+  featuresToString(features: U64): string;
 }
 
 /** native/hash.cc: incremental digests off the JS thread, one serial lane per algorithm. */

@@ -1,8 +1,11 @@
-// Pool-level librbd: create, remove, rename, list (this file), and clone,
-// trash and pool init (rbd_admin_trash.cc). Module functions taking an IoCtx.
+// Pool-level librbd: create, remove, rename, list, pool init and the
+// rbd_default_features parser (this file); clone is in rbd_clone.cc and the
+// trash in rbd_admin_trash.cc. Module functions taking an IoCtx.
 #include "rbd_admin.h"
 
 #include <cerrno>
+#include <cstring>
+#include <string>
 #include <vector>
 
 #include "common/args.h"
@@ -61,6 +64,87 @@ int WithImageOptions(const ImageOptions& o, const std::function<int(rbd_image_op
   if (rc == 0) rc = fn(opts);
   rbd_image_options_destroy(opts);
   return rc;
+}
+
+// The rbd_default_features in effect for new images in the pool of `io`
+// (the cluster's value with `rbd config pool set` overrides applied), which
+// is what rbd_create4 uses when no features are given. Falls back to the
+// client's configuration should the pool list lack the option. The value
+// is read by librbd's own parser (names or a number).
+// Implements: rbd_config_pool_list, rbd_config_pool_list_cleanup,
+// rados_ioctx_get_cluster, rados_conf_get
+int DefaultFeatures(rados_ioctx_t io, uint64_t* out) {
+  std::vector<rbd_config_option_t> options;
+  int count = 0;
+  int rc = GrowAndRetry(options, 128, [&](rbd_config_option_t* data, size_t* len) {
+    int max = static_cast<int>(*len);
+    int r = rbd_config_pool_list(io, data, &max);
+    if (r == -ERANGE) *len = static_cast<size_t>(max);
+    if (r == 0) count = max;
+    return r;
+  });
+  if (rc < 0) return rc;
+  rc = -ENOENT;
+  for (int i = 0; i < count; ++i) {
+    if (std::strcmp(options[i].name, "rbd_default_features") == 0) {
+      rc = rbd_features_from_string(options[i].value, out);
+      break;
+    }
+  }
+  rbd_config_pool_list_cleanup(options.data(), count);
+  if (rc == -ENOENT) {
+    char value[256];
+    rc = rados_conf_get(rados_ioctx_get_cluster(io), "rbd_default_features", value, sizeof(value));
+    if (rc == 0) rc = rbd_features_from_string(value, out);
+  }
+  return rc;
+}
+
+// featuresFromString(text) -> bits: librbd's parser of rbd_default_features
+// (a number, or names such as "layering,exclusive-lock"); InvalidArgument
+// (EINVAL) for an unknown name. Pure computation: no worker needed.
+// Implements: rbd_features_from_string
+static Napi::Value FeaturesFromString(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string text = ArgString(info, 0, "text");
+  uint64_t features = 0;
+  int rc = rbd_features_from_string(text.c_str(), &features);
+  if (rc < 0) {
+    ErrorContext ctx;
+    ctx.op = "rbd.featuresFromString";
+    ctx.family = "rbd";
+    throw Napi::Error(env, MakeCephError(env, rc, ctx));
+  }
+  return Napi::Number::New(env, static_cast<double>(features));
+}
+
+// featuresToString(bits) -> "layering,exclusive-lock,...": librbd's names.
+// Implements: rbd_features_to_string
+static Napi::Value FeaturesToString(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t features = ArgU64(info, 0, "features");
+  std::vector<char> text;
+  int rc = GrowAndRetry(text, 256, [&](char* data, size_t* len) {
+    return rbd_features_to_string(features, data, len);
+  });
+  if (rc < 0) {
+    ErrorContext ctx;
+    ctx.op = "rbd.featuresToString";
+    ctx.family = "rbd";
+    throw Napi::Error(env, MakeCephError(env, rc, ctx));
+  }
+  return Napi::String::New(env, text.data());
+}
+
+// poolInit(ioctx, force)
+// Implements: rbd_pool_init
+static Napi::Value PoolInit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  IoCtx* ioctx = IoCtx::FromValue(env, info[0]);
+  bool force = ArgBool(info, 1);
+  rados_ioctx_t io = ioctx->io();
+  return RunAsyncVoid(env, ioctx, ioctx->Ctx("Rbd.poolInit", "rbd"),
+                      [io, force] { return rbd_pool_init(io, force); });
 }
 
 // create(ioctx, name, size, options)
@@ -161,7 +245,11 @@ void InitRbdAdmin(Napi::Env env, Napi::Object exports) {
   rbd.Set("rename", Napi::Function::New(env, Rename, "rename"));
   rbd.Set("list", Napi::Function::New(env, List, "list"));
   rbd.Set("version", Napi::Function::New(env, Version, "version"));
-  AddTrashAndCloneFunctions(env, rbd);
+  rbd.Set("poolInit", Napi::Function::New(env, PoolInit, "poolInit"));
+  rbd.Set("featuresFromString", Napi::Function::New(env, FeaturesFromString, "featuresFromString"));
+  rbd.Set("featuresToString", Napi::Function::New(env, FeaturesToString, "featuresToString"));
+  AddCloneFunction(env, rbd);
+  AddTrashFunctions(env, rbd);
   exports.Set("rbd", rbd);
 }
 

@@ -1,4 +1,4 @@
-// Pool-level librbd functions (create, clone, remove, rename, list, trash).
+// Pool-level librbd functions (create, clone, remove, rename, list, trash, pool init, features).
 #pragma once
 #include <napi.h>
 #include <rbd/librbd.h>
@@ -27,7 +27,11 @@ ErrorContext ImageCtx(IoCtx* ioctx, const char* op, const std::string& image);
 
 // Exports the `rbd` namespace object of module functions.
 void InitRbdAdmin(Napi::Env env, Napi::Object exports);
-// rbd_admin_trash.cc: clone, trash*, poolInit onto the same object.
-void AddTrashAndCloneFunctions(Napi::Env env, Napi::Object rbd);
+// The pool's rbd_default_features (pool overrides applied) as bits.
+int DefaultFeatures(rados_ioctx_t io, uint64_t* out);
+// rbd_clone.cc: clone onto the same object.
+void AddCloneFunction(Napi::Env env, Napi::Object rbd);
+// rbd_admin_trash.cc: trash* onto the same object.
+void AddTrashFunctions(Napi::Env env, Napi::Object rbd);
 
 }  // namespace cephrbd

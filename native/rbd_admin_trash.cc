@@ -1,8 +1,6 @@
-// Pool-level librbd, part 2: clone, the trash, and pool init. Module
-// functions taking an IoCtx, added to the `rbd` object of rbd_admin.cc.
+// The trash: move, list, get, restore, remove, purge. Module functions
+// taking an IoCtx, added to the `rbd` object of rbd_admin.cc.
 #include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -18,84 +16,6 @@
 namespace cephrbd {
 
 namespace {
-
-// rbd_default_features as a number: an integer, or names such as
-// "layering,exclusive-lock" (what librbd's config validator accepts).
-int ParseFeatures(const std::string& text, uint64_t* out) {
-  static const struct {
-    const char* name;
-    uint64_t bit;
-  } kNames[] = {
-      {RBD_FEATURE_NAME_LAYERING, RBD_FEATURE_LAYERING},
-      {RBD_FEATURE_NAME_STRIPINGV2, RBD_FEATURE_STRIPINGV2},
-      {RBD_FEATURE_NAME_EXCLUSIVE_LOCK, RBD_FEATURE_EXCLUSIVE_LOCK},
-      {RBD_FEATURE_NAME_OBJECT_MAP, RBD_FEATURE_OBJECT_MAP},
-      {RBD_FEATURE_NAME_FAST_DIFF, RBD_FEATURE_FAST_DIFF},
-      {RBD_FEATURE_NAME_DEEP_FLATTEN, RBD_FEATURE_DEEP_FLATTEN},
-      {RBD_FEATURE_NAME_JOURNALING, RBD_FEATURE_JOURNALING},
-      {RBD_FEATURE_NAME_DATA_POOL, RBD_FEATURE_DATA_POOL},
-      {RBD_FEATURE_NAME_OPERATIONS, RBD_FEATURE_OPERATIONS},
-      {RBD_FEATURE_NAME_MIGRATING, RBD_FEATURE_MIGRATING},
-      {RBD_FEATURE_NAME_NON_PRIMARY, RBD_FEATURE_NON_PRIMARY},
-      {RBD_FEATURE_NAME_DIRTY_CACHE, RBD_FEATURE_DIRTY_CACHE},
-  };
-  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
-    *out = std::strtoull(text.c_str(), nullptr, 10);
-    return 0;
-  }
-  uint64_t features = 0;
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t end = text.find_first_of(", +", i);
-    if (end == std::string::npos) end = text.size();
-    std::string word = text.substr(i, end - i);
-    i = end + 1;
-    if (word.empty()) continue;
-    bool known = false;
-    for (const auto& n : kNames) {
-      if (word == n.name) {
-        features |= n.bit;
-        known = true;
-      }
-    }
-    if (!known) return -EINVAL;
-  }
-  *out = features;
-  return 0;
-}
-
-// The rbd_default_features in effect for new images in the pool of `io`
-// (the cluster's value with `rbd config pool set` overrides applied), which
-// is what rbd_create4 uses when no features are given. Falls back to the
-// client's configuration should the pool list lack the option.
-// Implements: rbd_config_pool_list, rbd_config_pool_list_cleanup,
-// rados_ioctx_get_cluster, rados_conf_get
-int DefaultFeatures(rados_ioctx_t io, uint64_t* out) {
-  std::vector<rbd_config_option_t> options;
-  int count = 0;
-  int rc = GrowAndRetry(options, 128, [&](rbd_config_option_t* data, size_t* len) {
-    int max = static_cast<int>(*len);
-    int r = rbd_config_pool_list(io, data, &max);
-    if (r == -ERANGE) *len = static_cast<size_t>(max);
-    if (r == 0) count = max;
-    return r;
-  });
-  if (rc < 0) return rc;
-  rc = -ENOENT;
-  for (int i = 0; i < count; ++i) {
-    if (std::strcmp(options[i].name, "rbd_default_features") == 0) {
-      rc = ParseFeatures(options[i].value, out);
-      break;
-    }
-  }
-  rbd_config_pool_list_cleanup(options.data(), count);
-  if (rc == -ENOENT) {
-    char value[256];
-    rc = rados_conf_get(rados_ioctx_get_cluster(io), "rbd_default_features", value, sizeof(value));
-    if (rc == 0) rc = ParseFeatures(value, out);
-  }
-  return rc;
-}
 
 struct TrashEntry {
   std::string id;
@@ -126,41 +46,6 @@ Napi::Object TrashEntryToJs(Napi::Env env, const TrashEntry& e) {
 }
 
 }  // namespace
-
-// clone(parentIoctx, parentName, snapName, childIoctx, childName, options)
-// The parent IoCtx is the handle RunAsync tracks; the child IoCtx is held by
-// an EnterSecondHandle token (one IoCtx for both is fine: entered twice).
-// WithImageOptions always sets format 2, which clone requires (CloneRequest
-// rejects format < 2 with EINVAL). Without `features`, librbd would copy the
-// parent's features; we use the pool's rbd_default_features instead, as
-// Rbd.create does. Errors name the parent image and snapshot.
-// Implements: rbd_clone3
-static Napi::Value Clone(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  IoCtx* parent = IoCtx::FromValue(env, info[0]);
-  std::string parentName = ArgString(info, 1, "parentName");
-  std::string snapName = ArgString(info, 2, "snapName");
-  IoCtx* child = IoCtx::FromValue(env, info[3]);
-  std::string childName = ArgString(info, 4, "childName");
-  ImageOptions o = ReadImageOptions(env, info[5]);
-  ErrorContext ctx = ImageCtx(parent, "Rbd.clone", parentName);
-  ctx.snapshot = snapName;
-  std::shared_ptr<void> childRef = EnterSecondHandle(env, child);
-  if (!childRef) return RejectClosed(env, ctx, child);
-  rados_ioctx_t pio = parent->io();
-  rados_ioctx_t cio = child->io();
-  return RunAsyncVoid(env, parent, ctx, [childRef, pio, cio, parentName, snapName, childName, o] {
-    ImageOptions options = o;
-    if (!options.hasFeatures) {
-      int rc = DefaultFeatures(cio, &options.features);
-      if (rc < 0) return rc;
-      options.hasFeatures = true;
-    }
-    return WithImageOptions(options, [&](rbd_image_options_t opts) {
-      return rbd_clone3(pio, parentName.c_str(), snapName.c_str(), cio, childName.c_str(), opts);
-    });
-  });
-}
 
 // trashMove(ioctx, name, delaySeconds)
 // Implements: rbd_trash_move
@@ -269,26 +154,13 @@ static Napi::Value TrashPurge(const Napi::CallbackInfo& info) {
                          });
 }
 
-// poolInit(ioctx, force)
-// Implements: rbd_pool_init
-static Napi::Value PoolInit(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  IoCtx* ioctx = IoCtx::FromValue(env, info[0]);
-  bool force = ArgBool(info, 1);
-  rados_ioctx_t io = ioctx->io();
-  return RunAsyncVoid(env, ioctx, ioctx->Ctx("Rbd.poolInit", "rbd"),
-                      [io, force] { return rbd_pool_init(io, force); });
-}
-
-void AddTrashAndCloneFunctions(Napi::Env env, Napi::Object rbd) {
-  rbd.Set("clone", Napi::Function::New(env, Clone, "clone"));
+void AddTrashFunctions(Napi::Env env, Napi::Object rbd) {
   rbd.Set("trashMove", Napi::Function::New(env, TrashMove, "trashMove"));
   rbd.Set("trashList", Napi::Function::New(env, TrashList, "trashList"));
   rbd.Set("trashGet", Napi::Function::New(env, TrashGet, "trashGet"));
   rbd.Set("trashRestore", Napi::Function::New(env, TrashRestore, "trashRestore"));
   rbd.Set("trashRemove", Napi::Function::New(env, TrashRemove, "trashRemove"));
   rbd.Set("trashPurge", Napi::Function::New(env, TrashPurge, "trashPurge"));
-  rbd.Set("poolInit", Napi::Function::New(env, PoolInit, "poolInit"));
 }
 
 }  // namespace cephrbd

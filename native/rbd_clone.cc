@@ -1,5 +1,5 @@
-// Clones and copies of an open image: parent, children, overlap, flatten,
-// copy and deep copy.
+// Clones: Rbd.clone (a module function), and the clone and copy methods of
+// an open image: parent, children, overlap, flatten, copy and deep copy.
 #include <cerrno>
 #include <memory>
 #include <string>
@@ -173,6 +173,45 @@ Napi::Value Image::Copy(const Napi::CallbackInfo& info) {
 // Implements: rbd_deep_copy_with_progress
 Napi::Value Image::DeepCopy(const Napi::CallbackInfo& info) {
   return CopyTo(info, this, image_, Ctx("Image.deepCopy"), &rbd_deep_copy_with_progress);
+}
+
+// clone(parentIoctx, parentName, snapName, childIoctx, childName, options)
+// The parent IoCtx is the handle RunAsync tracks; the child IoCtx is held by
+// an EnterSecondHandle token (one IoCtx for both is fine: entered twice).
+// WithImageOptions always sets format 2, which clone requires (CloneRequest
+// rejects format < 2 with EINVAL). Without `features`, librbd would copy the
+// parent's features; we use the pool's rbd_default_features instead, as
+// Rbd.create does. Errors name the parent image and snapshot.
+// Implements: rbd_clone3
+static Napi::Value Clone(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  IoCtx* parent = IoCtx::FromValue(env, info[0]);
+  std::string parentName = ArgString(info, 1, "parentName");
+  std::string snapName = ArgString(info, 2, "snapName");
+  IoCtx* child = IoCtx::FromValue(env, info[3]);
+  std::string childName = ArgString(info, 4, "childName");
+  ImageOptions o = ReadImageOptions(env, info[5]);
+  ErrorContext ctx = ImageCtx(parent, "Rbd.clone", parentName);
+  ctx.snapshot = snapName;
+  std::shared_ptr<void> childRef = EnterSecondHandle(env, child);
+  if (!childRef) return RejectClosed(env, ctx, child);
+  rados_ioctx_t pio = parent->io();
+  rados_ioctx_t cio = child->io();
+  return RunAsyncVoid(env, parent, ctx, [childRef, pio, cio, parentName, snapName, childName, o] {
+    ImageOptions options = o;
+    if (!options.hasFeatures) {
+      int rc = DefaultFeatures(cio, &options.features);
+      if (rc < 0) return rc;
+      options.hasFeatures = true;
+    }
+    return WithImageOptions(options, [&](rbd_image_options_t opts) {
+      return rbd_clone3(pio, parentName.c_str(), snapName.c_str(), cio, childName.c_str(), opts);
+    });
+  });
+}
+
+void AddCloneFunction(Napi::Env env, Napi::Object rbd) {
+  rbd.Set("clone", Napi::Function::New(env, Clone, "clone"));
 }
 
 }  // namespace cephrbd

@@ -1,21 +1,22 @@
 /**
- * Cinder's clone bookkeeping (SPEC 2.4): which volumes are Cinder-made clones,
+ * Cinder's clone bookkeeping (docs/DESIGN.md#cinder-driver): which volumes are Cinder-made clones,
  * how deep a chain is, flattening children under the flatten limiter, and the
  * walk up a removed clone's parents that drops `.clone_snap` references and
  * `.deleted` parents that have nothing left.
  */
 import { ImageNotFound, InvalidArgument } from '../errors';
-import type { IoCtx } from '../rados';
-import { Image, Rbd, type OpenImageOptions } from '../rbd';
-import type { ClusterConnection } from './connection';
-import type { Logger, Semaphore } from './util';
+import { withImage } from '../internal/image';
+import type { Semaphore } from '../internal/retry';
+import type { ClusterSession } from '../internal/session';
+import type { Logger } from '../logger';
+import { type Image, Rbd } from '../rbd';
 
 export const CLONE_SNAP_SUFFIX = '.clone_snap';
 export const DELETED_SUFFIX = '.deleted';
 
 /** What the chain helpers need from the driver. */
 export interface ChainContext {
-  conn: ClusterConnection;
+  session: ClusterSession;
   pool: string;
   logger: Logger;
   flattenLimiter: Semaphore;
@@ -27,16 +28,6 @@ export interface CloneInfo {
   pool: string;
   parent: string;
   snapshot: string;
-}
-
-/** Opens an image, runs `fn`, always closes it. */
-export async function withImage<T>(ioctx: IoCtx, name: string, options: OpenImageOptions, fn: (image: Image) => Promise<T>): Promise<T> {
-  const image = await Image.open(ioctx, name, options);
-  try {
-    return await fn(image);
-  } finally {
-    await image.close();
-  }
 }
 
 /**
@@ -67,7 +58,7 @@ export async function getCloneDepth(ctx: ChainContext, name: string, pool: strin
   let current: { pool: string; name: string } | null = { pool, name };
   // A chain cannot loop, but stay safe against a corrupted one.
   for (let guard = 0; current && guard < 1000; guard++) {
-    const ioctx = await ctx.conn.ioctx(current.pool);
+    const ioctx = await ctx.session.ioctx(current.pool);
     const here: { pool: string; name: string } = current;
     const info: CloneInfo | null = await withImage(ioctx, here.name, { readOnly: true }, (img) => getCloneInfo(img, here.name));
     if (!info) return depth;
@@ -80,9 +71,9 @@ export async function getCloneDepth(ctx: ChainContext, name: string, pool: strin
 /** `_do_flatten` under the limiter: flattens one image; ImageNotFound (gone meanwhile) is ignored. */
 export async function flattenImage(ctx: ChainContext, pool: string, name: string, options: { namespace?: string; byId?: boolean } = {}): Promise<void> {
   await ctx.flattenLimiter.run(async () => {
-    ctx.logger.debug?.(`flattening ${pool}/${name}`);
+    ctx.logger.debug(`flattening ${pool}/${name}`);
     try {
-      const ioctx = options.namespace ? await (await ctx.conn.rados()).openIoctx(pool, options.namespace) : await ctx.conn.ioctx(pool);
+      const ioctx = options.namespace ? await (await ctx.session.rados()).openIoctx(pool, options.namespace) : await ctx.session.ioctx(pool);
       try {
         await withImage(ioctx, name, { byId: options.byId ?? false }, (img) => img.flatten());
       } finally {
@@ -90,7 +81,7 @@ export async function flattenImage(ctx: ChainContext, pool: string, name: string
       }
     } catch (err) {
       if (err instanceof ImageNotFound) {
-        ctx.logger.debug?.(`image ${pool}/${name} not found while flattening`);
+        ctx.logger.debug(`image ${pool}/${name} not found while flattening`);
         return;
       }
       // Flattening something that is no longer a clone is done already.
@@ -123,12 +114,12 @@ export async function deleteCloneParentRefs(ctx: ChainContext, start: CloneInfo)
   let ref: CloneInfo | null = start;
   while (ref) {
     const { pool, parent, snapshot } = ref;
-    const ioctx = await ctx.conn.ioctx(pool);
+    const ioctx = await ctx.session.ioctx(pool);
     const found: { grand: CloneInfo | null; parentHasSnaps: boolean } = { grand: null, parentHasSnaps: true };
     try {
       await withImage(ioctx, parent, {}, async (img) => {
         found.grand = await getCloneInfo(img, parent, snapshot);
-        ctx.logger.debug?.(`deleting parent snapshot ${parent}@${snapshot}`);
+        ctx.logger.debug(`deleting parent snapshot ${parent}@${snapshot}`);
         try {
           await img.unprotectSnap(snapshot);
         } catch (err) {
@@ -140,13 +131,13 @@ export async function deleteCloneParentRefs(ctx: ChainContext, start: CloneInfo)
       });
     } catch (err) {
       if (err instanceof ImageNotFound) {
-        ctx.logger.debug?.(`parent ${pool}/${parent}@${snapshot} already gone`);
+        ctx.logger.debug(`parent ${pool}/${parent}@${snapshot} already gone`);
         return;
       }
       throw err;
     }
     if (found.parentHasSnaps || !parent.endsWith(DELETED_SUFFIX)) return;
-    ctx.logger.debug?.(`deleting parent ${pool}/${parent}`);
+    ctx.logger.debug(`deleting parent ${pool}/${parent}`);
     if (ctx.enableDeferredDeletion) await Rbd.trashMove(ioctx, parent, ctx.deferredDeletionDelaySec);
     else await Rbd.remove(ioctx, parent);
     ref = found.grand;

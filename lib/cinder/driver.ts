@@ -2,14 +2,22 @@
  * RbdVolumeDriver: OpenStack Cinder's RBD volume driver (driver version
  * 1.3.0) for Node, so a pool it manages looks exactly like one Cinder
  * manages: same image and snapshot names, same clone/flatten decisions,
- * same leftovers (SPEC section 2; the Decisions list wins where it differs).
+ * same leftovers (docs/DESIGN.md#cinder-driver; where it differs on purpose,
+ * docs/DESIGN.md#decisions). The driver is policy over lib/internal (the
+ * cluster session, withImage, the chunked writer and reader).
  */
 import { readFile } from 'node:fs/promises';
 
-import { ImageBusy, ImageHasSnapshots, ImageNotFound, InvalidArgument, CephError } from '../errors';
+import { CephError, HandleClosedError, ImageBusy, ImageHasSnapshots, ImageNotFound, InvalidArgument, PermissionDenied } from '../errors';
+import { readImageChunks } from '../internal/chunk-reader';
+import { defaultFeatures } from '../internal/features';
+import { withImage } from '../internal/image';
+import { Semaphore, errorText, retry, type RetryPolicy } from '../internal/retry';
+import { ClusterSession } from '../internal/session';
+import { componentLogger, type Logger } from '../logger';
 import type { IoCtx } from '../rados';
-import { Image, Rbd, type TrashEntry } from '../rbd';
-import { describeValue } from '../validate';
+import { Rbd, type TrashEntry } from '../rbd';
+import { checkObject, outOfRange } from '../validate';
 import {
   CLONE_SNAP_SUFFIX,
   DELETED_SUFFIX,
@@ -18,12 +26,9 @@ import {
   flattenImage,
   getCloneDepth,
   getCloneInfo,
-  withImage,
   type ChainContext,
   type CloneInfo,
 } from './clone-chain';
-import { componentLogger } from '../logger';
-import { ClusterConnection } from './connection';
 import {
   ImageUnacceptable,
   InvalidConfigurationValue,
@@ -37,7 +42,7 @@ import { parseRbdSnapshotLocation, type RbdSnapshotLocation } from './location';
 import { candidateLocations, checkSnapshot, checkVolume, diskFormatOf, rejectEncrypted, resolveOptions, type Resolved, type VolumeRef } from './options';
 import { listManageableVolumes, paginateEntries } from './manage';
 import { parseMonDump, poolCapacity, provisionedGiB } from './stats';
-import { destroyStream, readImageChunks, writeStreamToImage } from './transfer';
+import { destroyStream, writeStreamToImage } from './transfer';
 import type {
   ConnectionInfo,
   ImageLocation,
@@ -50,7 +55,7 @@ import type {
   Volume,
   VolumeStats,
 } from './types';
-import { GiB, MiB, Semaphore, errorText, orderFor, parseDefaultFeatures, retry, type Logger, type RetryPolicy } from './util';
+import { GiB, MiB, orderFor } from './util';
 
 export const DRIVER_VERSION = '1.3.0';
 /** Snapshots the Ceph backup driver leaves on a volume: `backup.<backup id>.snap.<unix time>`. */
@@ -61,7 +66,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
   /** The resolved configuration. */
   readonly config: Readonly<Resolved>;
   readonly #logger: Logger;
-  readonly #conn: ClusterConnection;
+  readonly #session: ClusterSession;
   readonly #policy: RetryPolicy;
   readonly #chain: ChainContext;
   #stats: VolumeStats | undefined;
@@ -73,18 +78,25 @@ export class RbdVolumeDriver implements AsyncDisposable {
     this.config = Object.freeze(config);
     this.#logger = logger;
     this.#policy = { retries: config.connectionRetries, intervalMs: config.connectionIntervalMs };
-    this.#conn = new ClusterConnection({
+    this.#session = new ClusterSession({
+      connect: {
+        clusterName: config.clusterName,
+        ...(config.confFile ? { confFile: config.confFile } : {}),
+        // docs/DESIGN.md#d1-no-literal-none-user: unset is librados' default client.
+        ...(config.user ? { clientId: config.user } : {}),
+        ...(config.connectTimeoutMs !== undefined && config.connectTimeoutMs > 0 ? { timeoutMs: config.connectTimeoutMs } : {}),
+      },
       pool: config.pool,
-      user: config.user,
-      confFile: config.confFile,
-      clusterName: config.clusterName,
-      timeoutMs: config.connectTimeoutMs,
-      policy: this.#policy,
+      fullTry: true,
+      connectPolicy: this.#policy,
+      reconnectPolicy: this.#policy,
+      connectError: (cause) => new VolumeBackendAPIException('Error connecting to ceph cluster.', { cause }),
+      closedError: () => new HandleClosedError('RbdVolumeDriver: the driver is closed', 'RbdVolumeDriver'),
       logger,
     });
     this.#flattenLimiter = new Semaphore(config.concurrentFlattenOperations);
     this.#chain = {
-      conn: this.#conn,
+      session: this.#session,
       pool: config.pool,
       logger,
       flattenLimiter: this.#flattenLimiter,
@@ -98,13 +110,13 @@ export class RbdVolumeDriver implements AsyncDisposable {
    * that one connection; call checkForSetupError() to test it up front.
    */
   static async open(options: RbdVolumeDriverOptions = {}): Promise<RbdVolumeDriver> {
-    if (options === null || typeof options !== 'object') throw new TypeError(`Expected an options object but received ${describeValue(options)}`);
-    return new RbdVolumeDriver(resolveOptions(options), options.logger ?? componentLogger('cinder'));
+    const o = checkObject<RbdVolumeDriverOptions>(options, 'options') as RbdVolumeDriverOptions;
+    return new RbdVolumeDriver(resolveOptions(o), componentLogger('cinder', o.logger));
   }
 
   /** @internal The shared connection (tests use it to simulate a lost connection). */
-  get connection(): ClusterConnection {
-    return this.#conn;
+  get connection(): ClusterSession {
+    return this.#session;
   }
 
   get #chunkBytes(): number {
@@ -116,11 +128,11 @@ export class RbdVolumeDriver implements AsyncDisposable {
   }
 
   async #features(): Promise<number> {
-    return parseDefaultFeatures((await this.#conn.rados()).confGet('rbd_default_features'));
+    return defaultFeatures((await this.#session.rados()).confGet('rbd_default_features'));
   }
 
-  #ioctx(pool?: string): Promise<IoCtx> {
-    return this.#conn.ioctx(pool);
+  #ioctx(pool: string = this.config.pool): Promise<IoCtx> {
+    return this.#session.ioctx(pool);
   }
 
   // ---- setup -----------------------------------------------------------------
@@ -130,11 +142,11 @@ export class RbdVolumeDriver implements AsyncDisposable {
     for (const option of ['clusterName', 'pool'] as const) {
       if (!this.config[option]) throw new InvalidConfigurationValue(option, this.config[option]);
     }
-    await this.#conn.rados();
+    await this.#session.rados();
     if (this.config.keyringConf) await this.#loadKeyring();
     if (this.config.enableDeferredDeletion && this.config.deferredDeletionPurgeIntervalSec > 0 && !this.#purgeTimer) {
       this.#purgeTimer = setInterval(() => {
-        this.purgeTrash().catch((err: unknown) => this.#logger.error?.(`trash purge failed: ${errorText(err)}`));
+        this.purgeTrash().catch((err: unknown) => this.#logger.error(`trash purge failed: ${errorText(err)}`));
       }, this.config.deferredDeletionPurgeIntervalSec * 1000);
       this.#purgeTimer.unref();
     }
@@ -155,13 +167,13 @@ export class RbdVolumeDriver implements AsyncDisposable {
   /**
    * `_trash_purge`: removes every trash entry whose deferment has ended
    * (EPERM = not yet, skipped). A trashed Cinder clone, once gone, also
-   * releases its parent's `.clone_snap` (and `.deleted` parents), as
-   * Decision 4 wants. Errors are logged, never thrown. `filter` limits the
+   * releases its parent's `.clone_snap` (and `.deleted` parents):
+   * docs/DESIGN.md#d4-parent-chain-cleaned-on-every-path. Errors are logged, never thrown. `filter` limits the
    * purge to the entries it accepts (default: all, as Cinder).
    */
   async purgeTrash(filter?: (entry: TrashEntry) => boolean): Promise<void> {
     try {
-      await this.#conn.run(async () => {
+      await this.#session.run(async () => {
         const ioctx = await this.#ioctx();
         for (const entry of await Rbd.trashList(ioctx)) {
           if (filter && !filter(entry)) continue;
@@ -169,20 +181,20 @@ export class RbdVolumeDriver implements AsyncDisposable {
           try {
             parent = await withImage(ioctx, entry.id, { byId: true, readOnly: true }, (img) => getCloneInfo(img, entry.name));
           } catch (err) {
-            this.#logger.debug?.(`cannot read the parent of trashed image ${entry.name}: ${errorText(err)}`);
+            this.#logger.debug(`cannot read the parent of trashed image ${entry.name}: ${errorText(err)}`);
           }
           try {
             await Rbd.trashRemove(ioctx, entry.id);
           } catch (err) {
-            if (err instanceof CephError && err.code === 'EPERM') this.#logger.debug?.(`trash entry ${entry.name} not expired yet`);
-            else this.#logger.warn?.(`cannot remove trash entry ${entry.name}: ${errorText(err)}`);
+            if (err instanceof PermissionDenied) this.#logger.debug(`trash entry ${entry.name} not expired yet`);
+            else this.#logger.warn(`cannot remove trash entry ${entry.name}: ${errorText(err)}`);
             continue;
           }
           if (parent) await this.#cleanParentRefs(parent);
         }
       });
     } catch (err) {
-      this.#logger.error?.(`trash purge failed: ${errorText(err)}`);
+      this.#logger.error(`trash purge failed: ${errorText(err)}`);
     }
   }
 
@@ -192,42 +204,34 @@ export class RbdVolumeDriver implements AsyncDisposable {
   async createVolume(volume: Volume): Promise<ModelUpdate> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'createVolume');
-    return this.#conn.run(async () => {
+    return this.#session.run(async () => {
       const ioctx = await this.#ioctx();
       const features = await this.#features();
-      this.#logger.debug?.(`creating volume ${v.name} of ${v.size} GiB (order ${this.#order}, features ${features})`);
+      this.#logger.debug(`creating volume ${v.name} of ${v.size} GiB (order ${this.#order}, features ${features})`);
       await Rbd.create(ioctx, v.name, v.size * GiB, { order: this.#order, features });
-      return this.#setupVolumeOrRemove(ioctx, v);
+      // `_setup_volume` has nothing to apply (no QoS, replication or multiattach types here).
+      return {};
     });
   }
 
-  /** `_setup_volume` (QoS, replication, multiattach: none configurable here); on failure the new image is removed. */
-  async #setupVolumeOrRemove(ioctx: IoCtx, v: VolumeRef): Promise<ModelUpdate> {
-    try {
-      return {};
-    } catch (err) {
-      await Rbd.remove(ioctx, v.name).catch(() => undefined);
-      throw err;
-    }
-  }
-
   /**
-   * delete_volume (SPEC 2.4): backup snapshots first; a volume with
+   * delete_volume: backup snapshots first; a volume with
    * `.clone_snap` snapshots is hidden as `<name>.deleted`; else remove
    * (flattening children and retrying when busy or holding snapshots), fall
    * back to the trash, VolumeIsBusy when still busy. Then, whichever path
-   * removed it, the parent chain is cleaned (Decision 4).
+   * removed it, the parent chain is cleaned
+   * (docs/DESIGN.md#d4-parent-chain-cleaned-on-every-path).
    */
   async deleteVolume(volume: Volume): Promise<void> {
     const v = checkVolume(volume);
-    await this.#conn.run(async () => {
+    await this.#session.run(async () => {
       const ioctx = await this.#ioctx();
       const found: { cloneSnap: string | null; parent: CloneInfo | null } = { cloneSnap: null, parent: null };
       try {
         await withImage(ioctx, v.name, {}, async (img) => {
           for (const snap of await img.listSnaps()) {
             if (BACKUP_SNAP_RE.test(snap.name)) {
-              this.#logger.debug?.(`deleting backup snapshot ${v.name}@${snap.name}`);
+              this.#logger.debug(`deleting backup snapshot ${v.name}@${snap.name}`);
               await img.removeSnap(snap.name);
             }
           }
@@ -236,14 +240,14 @@ export class RbdVolumeDriver implements AsyncDisposable {
         });
       } catch (err) {
         if (err instanceof ImageNotFound) {
-          this.#logger.info?.(`volume ${v.name} no longer exists in backend`);
+          this.#logger.info(`volume ${v.name} no longer exists in backend`);
           return;
         }
         throw err;
       }
       if (found.cloneSnap !== null) {
         // It has Cinder-made clones: keep it hidden until they are gone.
-        this.#logger.debug?.(`volume ${v.name} has clone snapshot(s); renaming to ${v.name}${DELETED_SUFFIX}`);
+        this.#logger.debug(`volume ${v.name} has clone snapshot(s); renaming to ${v.name}${DELETED_SUFFIX}`);
         await Rbd.rename(ioctx, v.name, `${v.name}${DELETED_SUFFIX}`);
         return;
       }
@@ -260,7 +264,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
       // The parent snapshot still has a child (a trashed clone): it is
       // released when the trash is purged.
       if (!(err instanceof ImageBusy)) throw err;
-      this.#logger.info?.(`parent ${parent.pool}/${parent.parent}@${parent.snapshot} still has children; kept`);
+      this.#logger.info(`parent ${parent.pool}/${parent.parent}@${parent.snapshot} still has children; kept`);
     }
   }
 
@@ -274,7 +278,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
       } catch (err) {
         if (err instanceof ImageNotFound) return 'missing';
         if (!busy(err)) throw err;
-        this.#logger.debug?.(`volume ${name} is busy or has snapshots (${errorText(err)}); flattening its children`);
+        this.#logger.debug(`volume ${name} is busy or has snapshots (${errorText(err)}); flattening its children`);
       }
       try {
         await withImage(ioctx, name, { readOnly: true }, (img) => flattenChildren(this.#chain, img));
@@ -292,7 +296,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
       }
     }
     const delay = this.config.enableDeferredDeletion ? this.config.deferredDeletionDelaySec : 0;
-    this.#logger.debug?.(`moving volume ${name} to trash (delay ${delay} s)`);
+    this.#logger.debug(`moving volume ${name} to trash (delay ${delay} s)`);
     try {
       await Rbd.trashMove(ioctx, name, delay);
       return 'trashed';
@@ -307,7 +311,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
     const msg =
       'ImageBusy error raised while deleting rbd volume. This may have been caused by a connection from a client that has crashed and, ' +
       'if so, may be resolved by retrying the delete after 30 seconds has elapsed.';
-    this.#logger.warn?.(msg);
+    this.#logger.warn(msg);
     return new VolumeIsBusy(name, msg, { cause });
   }
 
@@ -316,7 +320,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
   /** create_snapshot: create and protect `snapshot.name` on its volume. */
   async createSnapshot(snapshot: Snapshot): Promise<void> {
     const s = checkSnapshot(snapshot);
-    await this.#conn.run(async () => {
+    await this.#session.run(async () => {
       const ioctx = await this.#ioctx();
       await withImage(ioctx, s.volumeName, {}, async (img) => {
         await img.createSnap(s.name);
@@ -332,7 +336,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
    */
   async deleteSnapshot(snapshot: Snapshot): Promise<void> {
     const s = checkSnapshot(snapshot);
-    await this.#conn.run(async () => {
+    await this.#session.run(async () => {
       const ioctx = await this.#ioctx();
       let gone: boolean;
       try {
@@ -358,19 +362,19 @@ export class RbdVolumeDriver implements AsyncDisposable {
           await img.unprotectSnap(snapName);
         } catch (err) {
           if (err instanceof InvalidArgument) {
-            this.#logger.info?.(`InvalidArgument: Unable to unprotect snapshot ${snapName}: it is not protected`);
+            this.#logger.info(`InvalidArgument: Unable to unprotect snapshot ${snapName}: it is not protected`);
             return false;
           }
           if (err instanceof ImageNotFound) {
-            this.#logger.info?.(`snapshot ${volumeName}@${snapName} does not exist in backend`);
+            this.#logger.info(`snapshot ${volumeName}@${snapName} does not exist in backend`);
             return true;
           }
           if (err instanceof ImageBusy) {
-            this.#logger.debug?.(`snapshot ${volumeName}@${snapName} has children; flattening them`);
+            this.#logger.debug(`snapshot ${volumeName}@${snapName} has children; flattening them`);
             try {
               await withImage(ioctx, volumeName, { readOnly: true, snapshot: snapName }, (snapImg) => flattenChildren(this.#chain, snapImg));
             } catch (flattenErr) {
-              this.#logger.warn?.(`cannot flatten the children of ${volumeName}@${snapName}: ${errorText(flattenErr)}`);
+              this.#logger.warn(`cannot flatten the children of ${volumeName}@${snapName}: ${errorText(flattenErr)}`);
             }
           }
           throw err;
@@ -379,7 +383,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
       });
     } catch (err) {
       if (err instanceof ImageNotFound) {
-        this.#logger.info?.(`volume ${volumeName} does not exist in backend`);
+        this.#logger.info(`volume ${volumeName} does not exist in backend`);
         return true;
       }
       throw err;
@@ -390,7 +394,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
   async revertToSnapshot(volume: Volume, snapshot: Snapshot): Promise<void> {
     const v = checkVolume(volume);
     const s = checkSnapshot(snapshot);
-    await this.#conn.run(async () => {
+    await this.#session.run(async () => {
       const ioctx = await this.#ioctx();
       await withImage(ioctx, v.name, {}, (img) => img.rollbackToSnap(s.name));
     });
@@ -408,9 +412,9 @@ export class RbdVolumeDriver implements AsyncDisposable {
     const order = orderFor(Math.max(stripeUnit, this.#chunkBytes));
     const features = await this.#features();
     const ioctx = await this.#ioctx();
-    this.#logger.debug?.(`cloning ${srcPool}/${srcImage}@${srcSnap} to ${this.config.pool}/${v.name} (order ${order})`);
+    this.#logger.debug(`cloning ${srcPool}/${srcImage}@${srcSnap} to ${this.config.pool}/${v.name} (order ${order})`);
     await Rbd.clone(srcIoctx, srcImage, srcSnap, ioctx, v.name, { order, features });
-    return this.#setupVolumeOrRemove(ioctx, v);
+    return {};
   }
 
   async #resize(name: string, sizeGiB: number): Promise<void> {
@@ -423,7 +427,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
     const v = checkVolume(volume);
     const s = checkSnapshot(snapshot);
     rejectEncrypted(v, 'createVolumeFromSnapshot');
-    return this.#conn.run(async () => {
+    return this.#session.run(async () => {
       const update = await this.#clone(v, this.config.pool, s.volumeName, s.name);
       if (v.useQuota && this.config.flattenVolumeFromSnapshot) await flattenImage(this.#chain, this.config.pool, v.name);
       if (v.size > s.volumeSize) await this.#resize(v.name, v.size);
@@ -435,14 +439,14 @@ export class RbdVolumeDriver implements AsyncDisposable {
    * create_cloned_volume: full copy when maxCloneDepth <= 0; otherwise a COW
    * clone through `<dest>.clone_snap` on the source, and when the source has
    * maxCloneDepth Cinder-made ancestors the new volume is flattened and the
-   * snapshot removed (Decision 8).
+   * snapshot removed (docs/DESIGN.md#d8-clone-depth-flattens-the-new-volume).
    */
   async createClonedVolume(volume: Volume, srcVolume: Volume): Promise<ModelUpdate> {
     const v = checkVolume(volume);
     const src = checkVolume(srcVolume, 'srcVolume');
     rejectEncrypted(v, 'createClonedVolume');
     rejectEncrypted(src, 'createClonedVolume');
-    return this.#conn.run(async () => {
+    return this.#session.run(async () => {
       const ioctx = await this.#ioctx();
       if (this.config.maxCloneDepth <= 0) {
         await withImage(ioctx, src.name, { readOnly: true }, (img) => img.copy(ioctx, v.name));
@@ -455,7 +459,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
         let created = false;
         let protectedSnap = false;
         try {
-          this.#logger.debug?.(`creating snapshot ${src.name}@${cloneSnap}`);
+          this.#logger.debug(`creating snapshot ${src.name}@${cloneSnap}`);
           await img.createSnap(cloneSnap);
           created = true;
           await img.protectSnap(cloneSnap);
@@ -465,14 +469,14 @@ export class RbdVolumeDriver implements AsyncDisposable {
           if (protectedSnap) await img.unprotectSnap(cloneSnap).catch(() => undefined);
           if (created) await img.removeSnap(cloneSnap).catch(() => undefined);
           const msg = `Failed to clone '${src.name}@${cloneSnap}' to '${v.name}', error: ${errorText(err)}`;
-          this.#logger.error?.(msg);
+          this.#logger.error(msg);
           throw new VolumeBackendAPIException(msg, { cause: err });
         }
       });
 
       const depth = await getCloneDepth(this.#chain, src.name);
       if (v.useQuota && depth >= this.config.maxCloneDepth) {
-        this.#logger.info?.(`maximum clone depth (${this.config.maxCloneDepth}) has been reached - flattening dest volume`);
+        this.#logger.info(`maximum clone depth (${this.config.maxCloneDepth}) has been reached - flattening dest volume`);
         try {
           await flattenImage(this.#chain, this.config.pool, v.name);
         } catch (err) {
@@ -487,9 +491,8 @@ export class RbdVolumeDriver implements AsyncDisposable {
           throw new VolumeBackendAPIException(`Failed to remove temporary snap ${cloneSnap}, error: ${errorText(err)}`, { cause: err });
         }
       }
-      const update = await this.#setupVolumeOrRemove(ioctx, v);
       if (v.size !== src.size) await this.#resize(v.name, v.size);
-      return update;
+      return {};
     });
   }
 
@@ -497,13 +500,13 @@ export class RbdVolumeDriver implements AsyncDisposable {
   async extendVolume(volume: Volume, newSizeGiB: number): Promise<void> {
     const v = checkVolume(volume);
     if (typeof newSizeGiB !== 'number' || !Number.isSafeInteger(newSizeGiB) || newSizeGiB < 0) {
-      throw new RangeError(`Expected a non-negative integer (GiB) for newSizeGiB but received ${describeValue(newSizeGiB)}`);
+      throw outOfRange('newSizeGiB', 'a non-negative integer (GiB)', newSizeGiB);
     }
     try {
-      await this.#conn.run(() => this.#resize(v.name, newSizeGiB));
+      await this.#session.run(() => this.#resize(v.name, newSizeGiB));
     } catch (err) {
       const msg = `Failed to Extend Volume ${v.name}`;
-      this.#logger.error?.(`${msg}: ${errorText(err)}`);
+      this.#logger.error(`${msg}: ${errorText(err)}`);
       throw new VolumeBackendAPIException(msg, { cause: err });
     }
   }
@@ -520,17 +523,16 @@ export class RbdVolumeDriver implements AsyncDisposable {
     try {
       loc = parseRbdSnapshotLocation(url);
     } catch (err) {
-      this.#logger.debug?.(`not cloneable: ${errorText(err)}`);
+      this.#logger.debug(`not cloneable: ${errorText(err)}`);
       return null;
     }
-    await this.#conn.rados();
-    if (loc.fsid !== this.#conn.fsid) {
-      this.#logger.debug?.(`${url} is in a different ceph cluster.`);
+    if (loc.fsid !== (await this.#session.fsid())) {
+      this.#logger.debug(`${url} is in a different ceph cluster.`);
       return null;
     }
     const format = diskFormatOf(meta);
     if (format !== 'raw') {
-      this.#logger.debug?.(`image ${url} is not stored in raw format (disk_format ${String(format)}).`);
+      this.#logger.debug(`image ${url} is not stored in raw format (disk_format ${String(format)}).`);
       return null;
     }
     try {
@@ -539,7 +541,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
       return { ...loc, size };
     } catch (err) {
       if (!(err instanceof CephError)) throw err;
-      this.#logger.debug?.(`Unable to open image ${loc.pool}/${loc.image}@${loc.snapshot}: ${errorText(err)}`);
+      this.#logger.debug(`Unable to open image ${loc.pool}/${loc.image}@${loc.snapshot}: ${errorText(err)}`);
       return null;
     }
   }
@@ -549,7 +551,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
       const loc = await this.#cloneable(url, meta);
       if (!loc) continue;
       if (loc.size > v.size * GiB) {
-        this.#logger.debug?.(`image ${url} (${loc.size} bytes) does not fit in volume ${v.name} (${v.size} GiB)`);
+        this.#logger.debug(`image ${url} (${loc.size} bytes) does not fit in volume ${v.name} (${v.size} GiB)`);
         continue;
       }
       return loc;
@@ -565,7 +567,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
   async cloneImage(volume: Volume, imageLocation: ImageLocation, imageMeta: ImageMeta): Promise<{ cloned: boolean; modelUpdate: ModelUpdate }> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'cloneImage');
-    return this.#conn.run(async () => {
+    return this.#session.run(async () => {
       const loc = await this.#firstCloneable(v, imageLocation, imageMeta);
       if (!loc) return { cloned: false, modelUpdate: {} };
       const update = await this.#clone(v, loc.pool, loc.image, loc.snapshot);
@@ -589,7 +591,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
     if (format !== undefined && format !== 'raw') {
       throw new NotSupported(`copyImageToVolume: disk_format ${format} needs conversion, which this driver does not do (raw only)`);
     }
-    if (await this.#conn.run(() => this.#firstCloneable(v, imageLocation, imageMeta))) {
+    if (await this.#session.run(() => this.#firstCloneable(v, imageLocation, imageMeta))) {
       await this.#deleteWithRetry(v);
       const res = await this.cloneImage(volume, imageLocation, imageMeta);
       if (res.cloned) return res.modelUpdate;
@@ -618,7 +620,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
       throw err;
     }
     // The stream can be read once: the write phase is not re-run on a new connection.
-    const ioctx = await this.#conn.run(async () => {
+    const ioctx = await this.#session.run(async () => {
       const io = await this.#ioctx();
       await Rbd.create(io, v.name, limit, { order: this.#order, features: await this.#features() });
       return io;
@@ -626,7 +628,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
     try {
       const written = await withImage(ioctx, v.name, {}, (img) => writeStreamToImage(img, stream, this.#chunkBytes, this.config.ioConcurrency, limit));
       if (size > 0 && written !== size) throw new ImageUnacceptable(String(imageMeta.id ?? candidates[0]), `Size mismatch: expected ${size} bytes, got ${written} bytes`);
-      return await this.#setupVolumeOrRemove(ioctx, v);
+      return {};
     } catch (err) {
       destroyStream(stream);
       await Rbd.remove(ioctx, v.name).catch(() => undefined);
@@ -654,14 +656,11 @@ export class RbdVolumeDriver implements AsyncDisposable {
     if (format !== undefined && format !== 'raw') {
       throw new NotSupported(`copyVolumeToImage: disk_format ${format} needs conversion, which this driver does not do (raw only)`);
     }
-    const ioctx = await this.#conn.run(() => this.#ioctx());
-    const image = await Image.open(ioctx, v.name, { readOnly: true });
-    try {
+    const ioctx = await this.#session.run(() => this.#ioctx());
+    return withImage(ioctx, v.name, { readOnly: true }, async (image) => {
       const size = await image.size();
-      return await glanceStore.add(imageId, readImageChunks(image, size, this.#chunkBytes, this.config.ioConcurrency), size);
-    } finally {
-      await image.close();
-    }
+      return glanceStore.add(imageId, readImageChunks(image, size, this.#chunkBytes, this.config.ioConcurrency), size);
+    });
   }
 
   // ---- stats and connections ---------------------------------------------------------
@@ -691,8 +690,9 @@ export class RbdVolumeDriver implements AsyncDisposable {
       replication_enabled: false,
     };
     try {
-      await this.#conn.run(async () => {
-        const rados = await this.#conn.rados();
+      await this.#session.run(async () => {
+        const rados = await this.#session.rados();
+        await this.#session.fsid();
         const cap = await poolCapacity(rados, c.pool, c.reportDynamicTotalCapacity, this.#logger);
         if (cap !== 'unknown') {
           stats.free_capacity_gb = cap.free;
@@ -702,20 +702,20 @@ export class RbdVolumeDriver implements AsyncDisposable {
         stats.backend_state = 'up';
       });
     } catch (err) {
-      this.#logger.error?.(`error refreshing volume stats: ${errorText(err)}`);
+      this.#logger.error(`error refreshing volume stats: ${errorText(err)}`);
       stats.total_capacity_gb = 'unknown';
       stats.free_capacity_gb = 'unknown';
       delete stats.provisioned_capacity_gb;
       stats.backend_state = 'down';
     }
     // Cinder writes Python's str(None) for an unset user here.
-    stats.location_info = `${c.clusterName}:${c.confFile ?? ''}:${this.#conn.fsid ?? ''}:${c.user ?? 'None'}:${c.pool}`;
+    stats.location_info = `${c.clusterName}:${c.confFile ?? ''}:${this.#session.knownFsid ?? ''}:${c.user ?? 'None'}:${c.pool}`;
     return stats;
   }
 
   /** `_get_mon_addrs`: hosts and ports (strings) of the monitors from `mon dump`. */
   async #monAddrs(): Promise<{ hosts: string[]; ports: string[] }> {
-    const rados = await this.#conn.rados();
+    const rados = await this.#session.rados();
     const reply = await rados.monCommand({ prefix: 'mon dump', format: 'json' });
     if (reply.status !== 0) throw new VolumeBackendAPIException(`mon dump failed: ${reply.outs} (${reply.status})`);
     return parseMonDump(reply.outbuf.toString('utf8'));
@@ -724,7 +724,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
   /** initialize_connection: what libvirt/os-brick need to attach the volume over librbd. */
   async initializeConnection(volume: Volume, _connector?: unknown): Promise<ConnectionInfo> {
     const v = checkVolume(volume);
-    const { hosts, ports } = await this.#conn.run(() => this.#monAddrs());
+    const { hosts, ports, fsid } = await this.#session.run(async () => ({ ...(await this.#monAddrs()), fsid: await this.#session.fsid() }));
     const keyring = await this.#loadKeyring();
     const info: ConnectionInfo = {
       driver_volume_type: 'rbd',
@@ -736,7 +736,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
         auth_enabled: this.config.user !== undefined,
         auth_username: this.config.user ?? null,
         secret_type: 'ceph',
-        secret_uuid: this.config.secretUuid ?? (this.#conn.fsid as string),
+        secret_uuid: this.config.secretUuid ?? fsid,
         volume_id: v.id,
         discard: true,
       },
@@ -764,7 +764,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
   /** manage_existing_get_size: the image's size in GiB, rounded up. */
   async manageExistingGetSize(_volume: Volume, existingRef: { 'source-name': string }): Promise<number> {
     const name = this.#sourceName(existingRef);
-    return this.#conn.run(async () => {
+    return this.#session.run(async () => {
       const ioctx = await this.#ioctx();
       try {
         const size = await withImage(ioctx, name, { readOnly: true }, (img) => img.size());
@@ -781,7 +781,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'manageExisting');
     const name = this.#sourceName(existingRef);
-    return this.#conn.run(async () => {
+    return this.#session.run(async () => {
       const ioctx = await this.#ioctx();
       try {
         await Rbd.rename(ioctx, name, v.name);
@@ -814,7 +814,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
     sortDirs: string[] = ['desc'],
   ): Promise<ManageableVolume[]> {
     const ids = new Set((cinderVolumes ?? []).map((c) => c.id));
-    const entries = await this.#conn.run(async () => listManageableVolumes(await this.#ioctx(), ids, this.#logger));
+    const entries = await this.#session.run(async () => listManageableVolumes(await this.#ioctx(), ids, this.#logger));
     return paginateEntries(entries, marker, limit, offset, sortKeys, sortDirs);
   }
 
@@ -824,7 +824,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
   async close(): Promise<void> {
     if (this.#purgeTimer) clearInterval(this.#purgeTimer);
     this.#purgeTimer = undefined;
-    await this.#conn.close();
+    await this.#session.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -2,7 +2,6 @@
 export { RbdVolumeDriver, BACKUP_SNAP_RE, DRIVER_VERSION as CINDER_DRIVER_VERSION } from './driver';
 export { directSnapshot, cleanupDirectSnapshot, type DirectSnapshotOptions, type DirectSnapshotStep, type CleanupDirectSnapshotOptions } from './nova';
 export { parseRbdSnapshotLocation, formatRbdSnapshotLocation, type RbdSnapshotLocation } from './location';
-export type { Logger as CinderLogger } from './util';
 export type {
   RbdVolumeDriverOptions,
   Volume,

@@ -1,11 +1,12 @@
 /**
  * The image-location parser Cinder and Nova use to decide whether a Glance
- * image can be cloned copy-on-write (SPEC 1.3, last point): unlike the
+ * image can be cloned copy-on-write (docs/DESIGN.md#locations): unlike the
  * Glance store's own parser, every piece is percent-decoded first, any empty
  * piece is rejected ("Blank components") before the count is checked, and
  * exactly four pieces are required ("Not an RBD snapshot"). Everything else
  * than `rbd://…` is "Not stored in RBD". All failures are ImageUnacceptable.
  */
+import { quote, unquote } from '../internal/percent';
 import { describeValue } from '../validate';
 import { ImageUnacceptable } from './errors';
 
@@ -17,30 +18,6 @@ export interface RbdSnapshotLocation {
 }
 
 const PREFIX = 'rbd://';
-
-/**
- * Percent-decoding as Python's urllib.parse.unquote does it: `%XX` with two
- * hex digits becomes that byte, anything else (a lone `%`, `%zz`) is kept
- * verbatim, and the bytes are read as UTF-8 with U+FFFD for invalid
- * sequences (never throws, unlike decodeURIComponent).
- */
-export function unquote(piece: string): string {
-  if (!piece.includes('%')) return piece;
-  const bytes: number[] = [];
-  for (let i = 0; i < piece.length; ) {
-    const c = piece[i];
-    if (c === '%' && /^[0-9a-fA-F]{2}$/.test(piece.slice(i + 1, i + 3))) {
-      bytes.push(parseInt(piece.slice(i + 1, i + 3), 16));
-      i += 3;
-      continue;
-    }
-    const cp = piece.codePointAt(i) as number;
-    const ch = String.fromCodePoint(cp);
-    for (const b of Buffer.from(ch, 'utf8')) bytes.push(b);
-    i += ch.length;
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
 
 /** Parses `rbd://<fsid>/<pool>/<image>/<snapshot>`; ImageUnacceptable otherwise. */
 export function parseRbdSnapshotLocation(location: string): RbdSnapshotLocation {
@@ -56,11 +33,8 @@ export function parseRbdSnapshotLocation(location: string): RbdSnapshotLocation 
 
 /** The location URL Nova and Glance write: `rbd://<fsid>/<pool>/<image>/<snapshot>`, pieces percent-encoded. */
 export function formatRbdSnapshotLocation(loc: RbdSnapshotLocation, encode = true): string {
-  const q = encode ? quoteAll : (s: string): string => s;
+  const q = encode ? quote : (s: string): string => s;
   return `${PREFIX}${q(loc.fsid)}/${q(loc.pool)}/${q(loc.image)}/${q(loc.snapshot)}`;
 }
 
-/** Percent-encodes everything but letters, digits and `_.-~` (Python's quote with safe=''). */
-function quoteAll(s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
+export { unquote };

@@ -1,5 +1,5 @@
 /**
- * get_manageable_volumes (SPEC 2.7) and Cinder's generic pagination of such
+ * get_manageable_volumes and Cinder's generic pagination of such
  * lists (`volume_utils.paginate_entries_list`).
  */
 import { ImageNotFound } from '../errors';
@@ -8,7 +8,8 @@ import { Image, Rbd } from '../rbd';
 import { DELETED_SUFFIX } from './clone-chain';
 import { InvalidInput } from './errors';
 import type { ManageableVolume } from './types';
-import { ceilGiB, type Logger } from './util';
+import type { Logger } from '../logger';
+import { ceilGiB } from './util';
 
 /** `extract_id_from_volume_name` for the template `volume-%s`: what follows `volume-`, or null. */
 export function extractIdFromVolumeName(name: string): string | null {
@@ -25,7 +26,7 @@ export async function listManageableVolumes(ioctx: IoCtx, cinderIds: Set<string>
       image = await Image.open(ioctx, name, { readOnly: true });
     } catch (err) {
       if (err instanceof ImageNotFound) {
-        logger.debug?.(`Image ${name} is not found.`);
+        logger.debug(`Image ${name} is not found.`);
         continue;
       }
       throw err;
@@ -56,7 +57,7 @@ export async function listManageableVolumes(ioctx: IoCtx, cinderIds: Set<string>
       out.push(entry);
     } catch (err) {
       if (!(err instanceof ImageNotFound)) throw err;
-      logger.debug?.(`Image ${name} is not found.`);
+      logger.debug(`Image ${name} is not found.`);
     } finally {
       await image.close();
     }

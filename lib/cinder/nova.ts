@@ -1,21 +1,26 @@
 /**
- * Nova's direct snapshot of an RBD-backed instance disk (SPEC 3, step 3):
- * the disk is snapshotted, the snapshot cloned into the Glance pool as the
- * new image and flattened there, and the image gets the protected `snap`
- * Glance expects — no data goes through Glance. Decision 5: an image left
- * half-made (clone done, flatten or `snap` failed) is removed again.
+ * Nova's direct snapshot of an RBD-backed instance disk
+ * (docs/DESIGN.md#nova-direct-snapshot): the disk is snapshotted, the
+ * snapshot cloned into the Glance pool as the new image and flattened
+ * there, and the image gets the protected `snap` Glance expects — no data
+ * goes through Glance. An image left half-made (clone done, flatten or
+ * `snap` failed) is removed again
+ * (docs/DESIGN.md#d5-no-half-made-snapshot-image).
  */
 import { randomUUID } from 'node:crypto';
 
-import { Features } from '../constants';
+import { RBD_FEATURE_LAYERING } from '../constants';
 import { AbortError, ImageBusy, ImageHasSnapshots, ImageNotFound, InvalidArgument, PermissionDenied } from '../errors';
-import { componentLogger } from '../logger';
+import { defaultFeatures } from '../internal/features';
+import { withImage } from '../internal/image';
+import { errorText, sleep } from '../internal/retry';
+import { ClusterSession } from '../internal/session';
+import { componentLogger, type Logger } from '../logger';
 import type { IoCtx, Rados } from '../rados';
 import { Rbd } from '../rbd';
-import { withImage } from './clone-chain';
+import { checkName } from '../validate';
 import { Forbidden, ImageUnacceptable } from './errors';
 import { formatRbdSnapshotLocation, parseRbdSnapshotLocation } from './location';
-import { errorText, parseDefaultFeatures, sleep, type Logger } from './util';
 
 /** The snapshot Glance's RBD store (and so Nova) puts on every image. */
 export const GLANCE_SNAPSHOT = 'snap';
@@ -43,7 +48,7 @@ export interface DirectSnapshotOptions {
   signal?: AbortSignal;
   /** Called as each step starts. */
   onStep?: (step: DirectSnapshotStep) => void;
-  logger?: Logger;
+  logger?: Partial<Logger>;
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
@@ -58,11 +63,11 @@ async function forceRemoveSnap(ioctx: IoCtx, image: string, snap: string, logger
       await img.removeSnap(snap);
     });
   } catch (err) {
-    logger.warn?.(`failed to remove snapshot ${ioctx.pool}/${image}@${snap}: ${errorText(err)}`);
+    logger.warn(`failed to remove snapshot ${ioctx.pool}/${image}@${snap}: ${errorText(err)}`);
   }
 }
 
-/** Removes an image and all its snapshots (Decision 5's clean-up of a half-made image). */
+/** Removes an image and all its snapshots (the clean-up of a half-made image). */
 async function destroyImage(ioctx: IoCtx, image: string, logger: Logger): Promise<void> {
   try {
     await withImage(ioctx, image, {}, async (img) => {
@@ -78,8 +83,13 @@ async function destroyImage(ioctx: IoCtx, image: string, logger: Logger): Promis
     await Rbd.remove(ioctx, image);
   } catch (err) {
     if (err instanceof ImageNotFound) return;
-    logger.error?.(`failed to remove the half-made image ${ioctx.pool}/${image}: ${errorText(err)}`);
+    logger.error(`failed to remove the half-made image ${ioctx.pool}/${image}: ${errorText(err)}`);
   }
+}
+
+/** The fsid of a caller's connection, with the session's zero-monmap guard. */
+async function clusterFsid(cluster: Rados): Promise<string> {
+  return ClusterSession.fsidOf(cluster);
 }
 
 /**
@@ -88,13 +98,11 @@ async function destroyImage(ioctx: IoCtx, image: string, logger: Logger): Promis
  */
 export async function directSnapshot(cluster: Rados, options: DirectSnapshotOptions): Promise<string> {
   const { pool, imageName, imageId, signal, onStep } = options;
-  const logger = options.logger ?? componentLogger('nova');
+  const logger = componentLogger('nova', options.logger);
   const snapName = options.snapshotName ?? randomUUID().replace(/-/g, '');
-  for (const [k, val] of Object.entries({ pool, imageName, imageId, snapName })) {
-    if (typeof val !== 'string' || val === '') throw new TypeError(`Expected a non-empty string for ${k} but received ${String(val)}`);
-  }
+  for (const [k, val] of Object.entries({ pool, imageName, imageId, snapName })) checkName(val, k);
   checkAborted(signal);
-  const fsid = cluster.clusterFsid;
+  const fsid = await clusterFsid(cluster);
   const ioctx = await cluster.openIoctx(pool);
   let destIoctx: IoCtx | undefined;
   try {
@@ -119,7 +127,7 @@ export async function directSnapshot(cluster: Rados, options: DirectSnapshotOpti
       }
     }
     destIoctx = await cluster.openIoctx(parentPool);
-    const features = parseDefaultFeatures(cluster.confGet('rbd_default_features')) | Features.LAYERING;
+    const features = defaultFeatures(cluster.confGet('rbd_default_features')) | RBD_FEATURE_LAYERING;
 
     // c. the temporary snapshot on the disk, protected.
     onStep?.('snapshot');
@@ -178,7 +186,7 @@ export interface CleanupDirectSnapshotOptions {
   retries?: number;
   /** rbd_destroy_volume_retry_interval in ms. Default 5000. */
   intervalMs?: number;
-  logger?: Logger;
+  logger?: Partial<Logger>;
 }
 
 /**
@@ -187,7 +195,7 @@ export interface CleanupDirectSnapshotOptions {
  * `nova-resize` snapshot in the way is dropped).
  */
 export async function cleanupDirectSnapshot(cluster: Rados, location: string, options: CleanupDirectSnapshotOptions = {}): Promise<void> {
-  const logger = options.logger ?? componentLogger('nova');
+  const logger = componentLogger('nova', options.logger);
   const loc = parseRbdSnapshotLocation(location);
   const ioctx = await cluster.openIoctx(loc.pool);
   try {
@@ -198,7 +206,7 @@ export async function cleanupDirectSnapshot(cluster: Rados, location: string, op
       });
     } catch (err) {
       if (!options.ignoreErrors && !(err instanceof ImageNotFound)) throw err;
-      logger.warn?.(`cannot remove ${location}: ${errorText(err)}`);
+      logger.warn(`cannot remove ${location}: ${errorText(err)}`);
     }
     if (!options.alsoDestroyVolume) return;
     const tries = options.retries ?? 12;
@@ -211,13 +219,13 @@ export async function cleanupDirectSnapshot(cluster: Rados, location: string, op
         if (err instanceof ImageNotFound) return;
         if (i >= tries) {
           if (options.ignoreErrors) {
-            logger.warn?.(`cannot remove ${loc.pool}/${loc.image}: ${errorText(err)}`);
+            logger.warn(`cannot remove ${loc.pool}/${loc.image}: ${errorText(err)}`);
             return;
           }
           throw err;
         }
         if (err instanceof ImageHasSnapshots) await forceRemoveSnap(ioctx, loc.image, 'nova-resize', logger);
-        else if (err instanceof ImageBusy) logger.warn?.(`rbd remove ${loc.pool}/${loc.image} in use; retrying`);
+        else if (err instanceof ImageBusy) logger.warn(`rbd remove ${loc.pool}/${loc.image} in use; retrying`);
         else if (options.ignoreErrors) return;
         else throw err;
         await sleep(interval);

@@ -1,13 +1,14 @@
 /**
  * What the driver reads from the monitors. Capacity figures for
- * get_volume_stats (SPEC 2.6): the `df` and
+ * get_volume_stats: the `df` and
  * `osd pool get-quota` mon commands with Cinder's arithmetic, and the
  * provisioned size of every image in the pool for non-exclusive pools.
  */
 import { ImageNotFound } from '../errors';
 import type { IoCtx, Rados } from '../rados';
 import { Image, Rbd } from '../rbd';
-import { ceilGiB, gib2, type Logger } from './util';
+import { componentLogger, type Logger } from '../logger';
+import { ceilGiB, gib2 } from './util';
 
 interface DfPoolStats {
   stored?: number;
@@ -24,12 +25,12 @@ export async function poolCapacity(
 ): Promise<{ free: number; total: number } | 'unknown'> {
   const df = await rados.monCommand({ prefix: 'df', format: 'json' });
   if (df.status !== 0) {
-    logger.warn?.('Unable to get rados pool stats.');
+    logger.warn('Unable to get rados pool stats.');
     return 'unknown';
   }
   const quota = await rados.monCommand({ prefix: 'osd pool get-quota', pool, format: 'json' });
   if (quota.status !== 0) {
-    logger.warn?.('Unable to get rados pool quotas.');
+    logger.warn('Unable to get rados pool quotas.');
     return 'unknown';
   }
   return capacityFrom(df.outbuf.toString('utf8'), quota.outbuf.toString('utf8'), pool, dynamicTotal, logger);
@@ -42,11 +43,11 @@ export async function poolCapacity(
  * without, total = the cluster's total_bytes and free = max_avail; with a
  * dynamic total, total = free + used. GiB with two decimals.
  */
-export function capacityFrom(dfJson: string, quotaJson: string, pool: string, dynamicTotal: boolean, logger: Logger = {}): { free: number; total: number } | 'unknown' {
+export function capacityFrom(dfJson: string, quotaJson: string, pool: string, dynamicTotal: boolean, logger: Logger = componentLogger('cinder')): { free: number; total: number } | 'unknown' {
   const dfData = JSON.parse(dfJson) as { stats: { total_bytes: number }; pools: Array<{ name: string; stats: DfPoolStats }> };
   const poolEntry = dfData.pools.find((p) => p.name === pool);
   if (!poolEntry) {
-    logger.warn?.(`pool ${pool} is not in the df output`);
+    logger.warn(`pool ${pool} is not in the df output`);
     return 'unknown';
   }
   const stats = poolEntry.stats;
@@ -80,7 +81,7 @@ export async function provisionedGiB(ioctx: IoCtx, logger: Logger): Promise<numb
       }
     } catch (err) {
       if (!(err instanceof ImageNotFound)) throw err;
-      logger.debug?.(`Image ${name} is not found.`);
+      logger.debug(`Image ${name} is not found.`);
     }
   }
   return ceilGiB(total);

@@ -1,8 +1,13 @@
 /**
- * Moving image data between a store stream and a volume without temp files:
- * pipelined librbd aio writes (all-zero chunks skipped, so a new volume stays
- * sparse, as `rbd import` keeps it) and pipelined aio reads in order.
+ * Moving image data between a store stream and a volume without temp
+ * files, over the shared chunked writer and reader (lib/internal): the
+ * image-to-volume copy writes with pipelined aio, all-zero chunks skipped
+ * so a new volume stays sparse (as `rbd import` keeps it); the
+ * volume-to-image copy hands the store pipelined aio reads in order
+ * (readImageChunks).
  */
+import { openSource } from '../internal/chunk-source';
+import { ChunkWriter } from '../internal/chunk-writer';
 import type { Image } from '../rbd';
 
 /** Writes `source` into `image` from offset 0 in `chunkBytes` pieces, `concurrency` in flight. Resolves the bytes consumed. */
@@ -13,86 +18,21 @@ export async function writeStreamToImage(
   concurrency: number,
   limitBytes: number,
 ): Promise<number> {
-  const zero = Buffer.alloc(chunkBytes);
-  const inflight = new Set<Promise<unknown>>();
-  let failure: unknown;
-  let offset = 0;
-  let fill = Buffer.allocUnsafe(chunkBytes);
-  let used = 0;
-
-  const submit = async (buf: Buffer, at: number): Promise<void> => {
-    if (failure !== undefined) throw failure;
-    const allZero = buf.length === chunkBytes ? buf.equals(zero) : buf.equals(zero.subarray(0, buf.length));
-    if (allZero) return;
-    while (inflight.size >= concurrency) await Promise.race(inflight);
-    if (failure !== undefined) throw failure;
-    const p: Promise<unknown> = image.aioWrite(buf, at).then(
-      () => inflight.delete(p),
-      (err: unknown) => {
-        inflight.delete(p);
-        if (failure === undefined) failure = err;
-      },
-    );
-    inflight.add(p);
-  };
-
+  const src = await openSource(source, chunkBytes);
+  let failed = true;
   try {
-    for await (const piece of source) {
-      let data = Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-      if (offset + used + data.length > limitBytes) {
-        throw new RangeError(`the image data exceeds the volume size of ${limitBytes} bytes`);
-      }
-      while (data.length > 0) {
-        const n = Math.min(chunkBytes - used, data.length);
-        data.copy(fill, used, 0, n);
-        used += n;
-        data = data.subarray(n);
-        if (used === chunkBytes) {
-          await submit(fill, offset);
-          offset += chunkBytes;
-          fill = Buffer.allocUnsafe(chunkBytes);
-          used = 0;
-        }
-      }
-    }
-    if (used > 0) {
-      await submit(fill.subarray(0, used), offset);
-      offset += used;
-    }
+    const writer = new ChunkWriter(image, {
+      expectedSize: limitBytes,
+      chunkBytes,
+      thinProvisioning: true,
+      concurrency,
+      tooLong: () => new RangeError(`the image data exceeds the volume size of ${limitBytes} bytes`),
+    });
+    const out = await writer.run(src);
+    failed = false;
+    return out.bytes;
   } finally {
-    await Promise.all(inflight);
-  }
-  if (failure !== undefined) throw failure;
-  await image.flush();
-  return offset;
-}
-
-/**
- * Reads `size` bytes of `image` in order as `chunkBytes` Buffers, keeping
- * `concurrency` aio reads in flight. The caller closes the image after the
- * consumer is done (close waits for reads still in flight).
- */
-export async function* readImageChunks(image: Image, size: number, chunkBytes: number, concurrency: number): AsyncGenerator<Buffer> {
-  const queue: Array<Promise<Buffer>> = [];
-  let next = 0;
-  const refill = (): void => {
-    while (queue.length < concurrency && next < size) {
-      const len = Math.min(chunkBytes, size - next);
-      const p = image.aioRead(next, len);
-      p.catch(() => undefined);
-      queue.push(p);
-      next += len;
-    }
-  };
-  try {
-    refill();
-    while (queue.length > 0) {
-      const buf = await (queue.shift() as Promise<Buffer>);
-      refill();
-      yield buf;
-    }
-  } finally {
-    await Promise.allSettled(queue);
+    await src.close(failed);
   }
 }
 

@@ -1,7 +1,7 @@
 /** Public shapes of the Cinder layer: driver options, volumes, snapshots, the image store it talks to. */
 import type { Readable } from 'node:stream';
 
-import type { Logger } from './util';
+import type { Logger } from '../logger';
 
 /** Options of RbdVolumeDriver.open (Cinder's [backend] rbd_* / rados_* options, SPEC 2.1). */
 export interface RbdVolumeDriverOptions {

@@ -9,20 +9,12 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 
+import type { ChunkHasher } from '../internal/chunk-writer';
 import { addon, type NativeHasher } from '../native';
 
-export type HashOn = 'native' | 'js';
+export type { ChunkHasher };
 
-export interface ChunkHasher {
-  /**
-   * Hashes `chunk` after every earlier chunk. The caller must not change the
-   * chunk until the returned Promise settles (native); the JS hasher is done
-   * when the call returns (undefined).
-   */
-  update(chunk: Buffer): Promise<void> | undefined;
-  /** [md5 hex, multihash hex] once every update is in. */
-  digest(): Promise<{ checksum: string; multihash: string }>;
-}
+export type HashOn = 'native' | 'js';
 
 class NativeChunkHasher implements ChunkHasher {
   readonly #h: NativeHasher;

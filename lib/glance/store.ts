@@ -1,13 +1,12 @@
 /**
- * A Glance-style image store on RBD (SPEC section 1): images written the way
- * glance_store's RBD driver writes them (chunked, MD5 + multihash, a
- * protected snapshot `snap` for copy-on-write clones, the same location URIs
- * and errors), but faster: chunks are written through librbd's aio with
- * several in flight, and hashed on worker threads alongside the writes.
- *
- * Differences from upstream, on purpose (SPEC "Decisions"): one cluster
- * connection per store, reused (7); no literal "None" user (1); the resize
- * ramp state belongs to one upload (2); get() honours offset and length (3).
+ * A Glance-style image store on RBD (docs/DESIGN.md#glance-store): images
+ * written the way glance_store's RBD driver writes them (chunked, MD5 +
+ * multihash, a protected snapshot `snap` for copy-on-write clones, the same
+ * location URIs and errors), but faster: chunks are written through
+ * librbd's aio with several in flight, and hashed on worker threads
+ * alongside the writes. The store is policy over lib/internal (session,
+ * chunk writer and reader); where it differs from upstream on purpose, see
+ * docs/DESIGN.md#decisions (D1, D2, D3, D7).
  */
 import { Readable } from 'node:stream';
 
@@ -25,8 +24,12 @@ import {
   NoSpace,
   TimedOut,
 } from '../errors';
-import { componentLogger } from '../logger';
-import { type IoCtx, Rados } from '../rados';
+import { openSource, type UploadSource } from '../internal/chunk-source';
+import { ImageReadStream } from '../internal/chunk-reader';
+import { defaultFeatures } from '../internal/features';
+import { ClusterSession } from '../internal/session';
+import { componentLogger, type Logger } from '../logger';
+import type { IoCtx, Rados } from '../rados';
 import { Image, Rbd } from '../rbd';
 import {
   checkBoolean,
@@ -45,22 +48,11 @@ import {
 import { BackendException, BadStoreConfiguration, Duplicate, InUseByStore, Invalid, NotFound, StorageFull } from './errors';
 import { createChunkHasher, type HashOn, isKnownHashAlgo, isNativeHashAlgo } from './hashing';
 import { formatLocation, parseLocation, type RbdLocation, type RbdLocationParts } from './location';
-import { ImageReadStream } from './reader';
-import { openSource, type UploadSource } from './source';
 import { Upload } from './upload';
 
 const MiB = 1024 * 1024;
 /** Glance's snapshot name. */
 export const DEFAULT_SNAPNAME = 'snap';
-const RBD_FEATURE_LAYERING = 1;
-
-/** Where the store reports what it does; default: the library's logger (setLogger), silent unless one is set. */
-export interface GlanceLogger {
-  debug?(message: string): void;
-  info?(message: string): void;
-  warn?(message: string): void;
-  error?(message: string): void;
-}
 
 export interface GlanceStoreOptions {
   /** rbd_store_pool: where add() creates images. Default 'images'. */
@@ -90,7 +82,8 @@ export interface GlanceStoreOptions {
   conf?: Record<string, string>;
   /** Multistore backend id: add() then returns metadata { store: backend }. */
   backend?: string;
-  logger?: GlanceLogger;
+  /** Where the store reports what it does; default: the library's logger (setLogger), silent unless one is set. */
+  logger?: Partial<Logger>;
 }
 
 export interface AddOptions {
@@ -171,12 +164,9 @@ export class GlanceStore {
   readonly hashOn: HashOn;
   readonly backend: string | undefined;
 
-  readonly #connect: () => Promise<Rados>;
-  readonly #log: GlanceLogger;
-  #cluster: Promise<Rados> | null = null;
-  readonly #ioctxs = new Map<string, Promise<IoCtx>>();
+  readonly #session: ClusterSession;
+  readonly #log: Logger;
   readonly #streams = new Set<Readable>();
-  readonly #fsids = new WeakMap<Rados, string>();
   #closed = false;
   #closing: Promise<void> | null = null;
   /**
@@ -199,19 +189,27 @@ export class GlanceStore {
     this.concurrency = o.concurrency;
     this.hashOn = o.hashOn;
     this.backend = o.backend;
-    this.#log = o.logger ?? componentLogger('glance');
+    this.#log = componentLogger('glance', o.logger);
     // Images are written once, in whole chunks that stay pinned until librbd
     // is done with them: no cache, and librbd takes the chunk buffers as they
     // are instead of copying each one (memory: `concurrency` chunks, not twice that).
     const conf = { rbd_cache: 'false', rbd_disable_zero_copy_writes: 'false', ...(o.conf ?? {}) };
     const timeout = o.connectTimeoutMs !== undefined && o.connectTimeoutMs > 0 ? o.connectTimeoutMs : undefined;
-    this.#connect = () =>
-      Rados.connect({
+    this.#session = new ClusterSession({
+      connect: {
         ...(o.confFile !== undefined && o.confFile !== '' ? { confFile: o.confFile } : {}),
+        // docs/DESIGN.md#d1-no-literal-none-user: unset is librados' default client.
         ...(o.user !== undefined && o.user !== '' ? { clientId: o.user } : {}),
         ...(timeout !== undefined ? { timeoutMs: timeout } : {}),
         conf,
-      });
+      },
+      fullTry: true,
+      // A lost connection: one more attempt on a fresh one, at once.
+      reconnectPolicy: { retries: 2, intervalMs: 0 },
+      connectError: (cause) => new BackendException('Error connecting to ceph cluster.', { cause }),
+      closedError: () => new HandleClosedError('GlanceStore.connect: the store is closed', 'GlanceStore'),
+      logger: this.#log,
+    });
   }
 
   /**
@@ -251,16 +249,16 @@ export class GlanceStore {
       };
     });
     const store = new GlanceStore(settings);
-    await store.#connection();
+    await store.#session.rados();
     return store;
   }
 
-  /** SPEC 1.3 parser (BadStoreUri). */
+  /** Glance's location parser (BadStoreUri). */
   static parseLocation(uri: string): RbdLocation {
     return parseLocation(uri);
   }
 
-  /** SPEC 1.3 writer. */
+  /** Glance's location writer. */
   static formatLocation(parts: RbdLocationParts): string {
     return formatLocation(parts);
   }
@@ -271,103 +269,18 @@ export class GlanceStore {
     if (this.#closed) throw new HandleClosedError(`GlanceStore.${op}: the store is closed`, 'GlanceStore');
   }
 
-  /** The store's connection, (re)connecting when there is none. BackendException when that fails. */
-  async #connection(): Promise<Rados> {
-    for (let current = this.#cluster; current !== null; current = this.#cluster) {
-      const cluster = await current.catch(() => null);
-      if (cluster && cluster.state === 'open') return cluster;
-      // Gone: drop it, unless another call already replaced it (then look again).
-      if (this.#cluster === current) this.#dropConnection();
-    }
-    this.#checkOpen('connect');
-    const attempt = this.#connect().catch((err: unknown) => {
-      this.#log.error?.(`Error connecting to ceph cluster: ${(err as Error).message}`);
-      throw new BackendException('Error connecting to ceph cluster.', { cause: err });
-    });
-    this.#cluster = attempt;
-    attempt.catch(() => {
-      if (this.#cluster === attempt) this.#cluster = null;
-    });
-    return attempt;
-  }
-
-  /** Forgets a connection that was lost; the next operation connects again (Decision 7). */
-  #dropConnection(): void {
-    const old = this.#cluster;
-    this.#cluster = null;
-    this.#ioctxs.clear();
-    void old?.then((c) => c.shutdown()).catch(() => undefined);
-  }
-
   /**
-   * An I/O context on `pool`, in full-try mode (rados_set_pool_full_try, as
-   * `rbd rm` uses): on a pool the cluster flags full, writes that need space
-   * fail at once with NoSpace/DiskQuotaExceeded (StorageFull) instead of
-   * waiting for space that may never come, and deletes, which free space, go
-   * through. Reads are not affected.
+   * The features new images get: rbd_default_features (names or a number,
+   * read by librbd's parser), or layering when unset or 0.
    */
-  async #ioctx(pool: string): Promise<IoCtx> {
-    let p = this.#ioctxs.get(pool);
-    if (!p) {
-      p = this.#connection().then(async (c) => {
-        const io = await c.openIoctx(pool);
-        io.setPoolFullTry(true);
-        return io;
-      });
-      this.#ioctxs.set(pool, p);
-      p.catch(() => {
-        if (this.#ioctxs.get(pool) === p) this.#ioctxs.delete(pool);
-      });
-    }
-    const ioctx = await p;
-    if (ioctx.state !== 'open') {
-      this.#ioctxs.delete(pool);
-      return this.#ioctx(pool);
-    }
-    return ioctx;
-  }
-
-  /** Runs `fn` on an I/O context of `pool`; once more on a fresh connection if the connection was lost. */
-  async #withIoctx<T>(pool: string, fn: (ioctx: IoCtx) => Promise<T>): Promise<T> {
-    try {
-      return await fn(await this.#ioctx(pool));
-    } catch (err) {
-      if (!isConnectionLoss(err) || this.#closed) throw err;
-      this.#log.warn?.(`connection lost (${(err as Error).message}); reconnecting`);
-      this.#dropConnection();
-      return fn(await this.#ioctx(pool));
-    }
-  }
-
-  /**
-   * The cluster fsid for locations. librados can report all zeroes when its
-   * initial monmap came from 'mon host' without an fsid (Pacific, a
-   * ceph.conf without `fsid`/`monmap`); the monitors then answer instead.
-   */
-  async #fsid(cluster: Rados): Promise<string> {
-    const known = this.#fsids.get(cluster);
-    if (known !== undefined) return known;
-    let fsid = cluster.clusterFsid;
-    if (/^[0-]*$/.test(fsid)) {
-      const reply = await cluster.monCommand({ prefix: 'fsid', format: 'json' });
-      if (reply.status < 0) throw new BackendException('Error connecting to ceph cluster.', { cause: new Error(`fsid: ${reply.outs}`) });
-      fsid = (JSON.parse(reply.outbuf.toString()) as { fsid: string }).fsid;
-    }
-    this.#fsids.set(cluster, fsid);
-    return fsid;
-  }
-
-  /** The features new images get: rbd_default_features, or layering when unset or 0 (SPEC 1.4.5). */
   #features(cluster: Rados): number {
-    const raw = cluster.confGet('rbd_default_features');
-    const n = raw === null ? 0 : Number.parseInt(raw, 10);
-    return Number.isSafeInteger(n) && n > 0 ? n : RBD_FEATURE_LAYERING;
+    return defaultFeatures(cluster.confGet('rbd_default_features'));
   }
 
   // ---- add ------------------------------------------------------------------
 
   /**
-   * Stores an image (SPEC 1.4). `sizeBytes` 0 means unknown: the image grows
+   * Stores an image (docs/DESIGN.md#upload-data-path). `sizeBytes` 0 means unknown: the image grows
    * ahead of the data and is trimmed at the end. Duplicate when the name is
    * taken; Invalid when the data is longer or shorter than announced;
    * StorageFull when the cluster or pool is full; AbortError on abort. On
@@ -405,10 +318,10 @@ export class GlanceStore {
     const src = await openSource(source, this.writeUnit);
     let failed = true;
     try {
-      const ioctx = await this.#withIoctx(this.pool, async (io) => io);
+      const ioctx = await this.#session.withIoctx(this.pool, async (io) => io);
       const cluster = ioctx.cluster;
-      const fsid = await this.#fsid(cluster);
-      if (size === 0) this.#log.warn?.(`Since image size is zero we will be doing resize-before-write for each chunk of image ${name}`);
+      const fsid = await this.#session.fsid();
+      if (size === 0) this.#log.warn(`Since image size is zero we will be doing resize-before-write for each chunk of image ${name}`);
       try {
         await Rbd.create(ioctx, name, size, { order: this.order, features: this.#features(cluster) });
       } catch (err) {
@@ -464,8 +377,8 @@ export class GlanceStore {
       await image.createSnap(DEFAULT_SNAPNAME);
       await image.protectSnap(DEFAULT_SNAPNAME);
       await image.close();
-      this.#log.info?.(`Stored ${name}: ${out.bytes} bytes, data in ${wrote - started} ms, snapshot in ${Date.now() - wrote} ms`);
-      return { size: out.bytes, checksum: out.checksum, multihash: out.multihash };
+      this.#log.info(`Stored ${name}: ${out.bytes} bytes, data in ${wrote - started} ms, snapshot in ${Date.now() - wrote} ms`);
+      return { size: out.bytes, checksum: out.checksum ?? '', multihash: out.multihash ?? '' };
     } catch (err) {
       const full = err instanceof TimedOut && (await this.#poolIsFull(this.pool));
       const reason = full ? `pool ${this.pool} is full` : (err as Error).message;
@@ -474,14 +387,14 @@ export class GlanceStore {
         // The cluster stopped answering: closing and removing would each wait
         // out op timeouts again. Reject now; the removal goes on (logged) and
         // close() waits for it.
-        this.#log.error?.(`Failed to store image ${name}: ${reason}; removing it in the background`);
+        this.#log.error(`Failed to store image ${name}: ${reason}; removing it in the background`);
         const key = `${ioctx.pool}/${name}`;
         this.#cleanups.set(key, removal);
         void removal.finally(() => {
           if (this.#cleanups.get(key) === removal) this.#cleanups.delete(key);
         });
       } else {
-        this.#log.error?.(`Failed to store image ${name}: ${reason}; removing it`);
+        this.#log.error(`Failed to store image ${name}: ${reason}; removing it`);
         await removal;
       }
       throw full ? new StorageFull(undefined, { cause: err }) : storageError(err);
@@ -495,7 +408,7 @@ export class GlanceStore {
       // The store's contexts are full-try: this removal goes through on a full pool.
       await this.#deleteImage(ioctx, name, DEFAULT_SNAPNAME);
     } catch (err) {
-      if (!(err instanceof NotFound)) this.#log.error?.(`Could not remove ${name} after a failed upload: ${(err as Error).message}`);
+      if (!(err instanceof NotFound)) this.#log.error(`Could not remove ${name} after a failed upload: ${(err as Error).message}`);
     }
   }
 
@@ -513,7 +426,7 @@ export class GlanceStore {
       timer = setTimeout(() => resolve(null), POOL_FULL_CHECK_MS);
     });
     try {
-      const cluster = await this.#connection();
+      const cluster = await this.#session.rados();
       const reply = await Promise.race([cluster.monCommand({ prefix: 'osd dump', format: 'json' }), late]);
       if (reply === null) return false;
       if (reply.status < 0) return false;
@@ -539,7 +452,7 @@ export class GlanceStore {
   /** Opens the image of a location read-only at its snapshot; NotFound when it (or the snapshot) does not exist. */
   async #openAt(pool: string, loc: RbdLocation, notFound: string): Promise<Image> {
     try {
-      return await this.#withIoctx(pool, (ioctx) => Image.open(ioctx, loc.image, { readOnly: true, snapshot: loc.snapshot ?? undefined }));
+      return await this.#session.withIoctx(pool, (ioctx) => Image.open(ioctx, loc.image, { readOnly: true, snapshot: loc.snapshot ?? undefined }));
     } catch (err) {
       if (err instanceof ImageNotFound) throw new NotFound(notFound, { cause: err });
       throw err;
@@ -547,7 +460,8 @@ export class GlanceStore {
   }
 
   /**
-   * Streams an image (SPEC 1.8), honouring `offset` and `length` (Decision 3).
+   * Streams an image (docs/DESIGN.md#download-data-path), honouring `offset`
+   * and `length` (docs/DESIGN.md#d3-get-honours-offset-and-length).
    * NotFound when the image or its snapshot does not exist.
    */
   async get(location: string, options: GetOptions = {}): Promise<GetResult> {
@@ -573,7 +487,7 @@ export class GlanceStore {
     return { stream, size, length };
   }
 
-  /** The image size (SPEC 1.8); NotFound when the image or its snapshot does not exist. */
+  /** The image size; NotFound when the image or its snapshot does not exist. */
   async getSize(location: string): Promise<number> {
     this.#checkOpen('getSize');
     const { loc, pool } = this.#target(location);
@@ -588,7 +502,7 @@ export class GlanceStore {
   // ---- delete -------------------------------------------------------------------
 
   /**
-   * Deletes an image (SPEC 1.7): unprotects and removes its snapshot, then
+   * Deletes an image: unprotects and removes its snapshot, then
    * the image; to the trash when other snapshots remain. InUseByStore when
    * the snapshot has clones or the image is open elsewhere; NotFound when
    * it does not exist.
@@ -599,7 +513,7 @@ export class GlanceStore {
     // A failed upload of this image may still be removing it (its handle
     // open, so librbd would say busy): let that finish first.
     await this.#cleanups.get(`${pool}/${loc.image}`);
-    await this.#withIoctx(pool, (ioctx) => this.#deleteImage(ioctx, loc.image, loc.snapshot));
+    await this.#session.withIoctx(pool, (ioctx) => this.#deleteImage(ioctx, loc.image, loc.snapshot));
   }
 
   async #deleteImage(ioctx: IoCtx, name: string, snapshot: string | null): Promise<void> {
@@ -621,9 +535,9 @@ export class GlanceStore {
         await image.removeSnap(snapshot);
       } catch (err) {
         if (err instanceof ImageNotFound) {
-          this.#log.debug?.(`Snapshot ${snapshot} of ${name} does not exist: ${(err as Error).message}`);
+          this.#log.debug(`Snapshot ${snapshot} of ${name} does not exist: ${(err as Error).message}`);
         } else if (err instanceof ImageBusy) {
-          this.#log.error?.(`Snapshot ${snapshot} of ${name} is in use: ${(err as Error).message}`);
+          this.#log.error(`Snapshot ${snapshot} of ${name} is in use: ${(err as Error).message}`);
           throw new InUseByStore(undefined, { cause: err });
         } else {
           throw err;
@@ -636,7 +550,7 @@ export class GlanceStore {
       await Rbd.remove(ioctx, name);
     } catch (err) {
       if (err instanceof ImageHasSnapshots) {
-        this.#log.warn?.(`Image ${name} has snapshots left; moving it to the trash`);
+        this.#log.warn(`Image ${name} has snapshots left; moving it to the trash`);
         try {
           await Rbd.trashMove(ioctx, name, 0);
         } catch (trashErr) {
@@ -647,7 +561,7 @@ export class GlanceStore {
         return;
       }
       if (err instanceof ImageBusy) {
-        this.#log.error?.(`Remove image ${name} failed: it is in use`);
+        this.#log.error(`Remove image ${name} failed: it is in use`);
         throw new InUseByStore(undefined, { cause: err });
       }
       if (err instanceof ImageNotFound) throw notFound(err);
@@ -669,14 +583,10 @@ export class GlanceStore {
     for (const s of this.#streams) s.destroy(new HandleClosedError('GlanceStore.close: the store was closed', 'GlanceStore'));
     for (const c of this.#uploads.keys()) c.abort(new HandleClosedError('GlanceStore.add: the store was closed during the upload', 'GlanceStore'));
     const uploads = [...this.#uploads.values()];
-    const cluster = this.#cluster;
-    this.#cluster = null;
-    this.#ioctxs.clear();
     this.#closing = (async () => {
       await Promise.allSettled(uploads);
       await Promise.all(this.#cleanups.values());
-      const c = await cluster?.catch(() => null);
-      await c?.shutdown();
+      await this.#session.close();
     })();
     return this.#closing;
   }
@@ -686,7 +596,7 @@ export class GlanceStore {
   }
 }
 
-/** SPEC 1.6: NoSpace (and a full pool quota) → StorageFull; a short write → Invalid; anything else as it is. */
+/** NoSpace (and a full pool quota) → StorageFull; a short write → Invalid; anything else as it is. */
 function storageError(err: unknown): unknown {
   if (err instanceof NoSpace || err instanceof DiskQuotaExceeded) return new StorageFull(undefined, { cause: err });
   if (err instanceof IncompleteWriteError) return new Invalid('The image data exceeded the expected size', { cause: err });

@@ -20,7 +20,7 @@ import {
   RbdVolumeDriver,
   StorageFull,
   TimedOut,
-  type GlanceLogger,
+  type Logger as GlanceLogger,
 } from '../../lib';
 import { FaultCluster, MiB, monFsid, poolContents, poolFlaggedFull, poolSet, randomSource, recordFigure, seconds, sleep, uniq, waitForPgs } from './support';
 

@@ -5,7 +5,9 @@ import { candidateLocations } from '../../lib/cinder/options';
 import { InvalidInput } from '../../lib/cinder/errors';
 import { extractIdFromVolumeName, paginateEntries } from '../../lib/cinder/manage';
 import { capacityFrom } from '../../lib/cinder/stats';
-import { GiB, Semaphore, orderFor, parseDefaultFeatures, retry, sleep } from '../../lib/cinder/util';
+import { GiB, orderFor } from '../../lib/cinder/util';
+import { defaultFeatures as parseDefaultFeatures } from '../../lib/internal/features';
+import { Semaphore, retry, sleep } from '../../lib/internal/retry';
 
 describe('Cinder helpers (no cluster)', () => {
   describe('retry', () => {

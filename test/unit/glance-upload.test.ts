@@ -9,9 +9,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { AbortError, TimedOut } from '../../lib/errors';
 import { Invalid } from '../../lib/glance/errors';
-import type { ChunkHasher } from '../../lib/glance/hashing';
-import { openSource } from '../../lib/glance/source';
-import { isAllZero, MAX_RESIZE_STEP, Upload, type UploadSettings } from '../../lib/glance/upload';
+import { openSource } from '../../lib/internal/chunk-source';
+import { isAllZero, MAX_RESIZE_STEP, type ChunkHasher, type ChunkWriterSettings as UploadSettings } from '../../lib/internal/chunk-writer';
+import { Upload } from '../../lib/glance/upload';
 import type { Image } from '../../lib/rbd';
 
 const KiB = 1024;
