@@ -1,5 +1,9 @@
 /** Typed wrappers over librbd: pool-level functions (Rbd) and open images (Image). */
+import { constants } from 'node:os';
+
+import { RBD_LOCK_MODE_EXCLUSIVE, RBD_LOCK_MODE_SHARED, RBD_SNAP_REMOVE_FLATTEN, RBD_SNAP_REMOVE_FORCE, RBD_SNAP_REMOVE_UNPROTECT } from './constants';
 import { IncompleteWriteError } from './errors';
+import { cephError } from './internal/ceph-error';
 import { addon, type NativeImage, type NativeImageOptions, type NativeSnapInfo } from './native';
 import { type LongOperationOptions, runLong } from './progress';
 import type { IoCtx } from './rados';
@@ -424,9 +428,9 @@ export class Image {
     const snap = checkName(name, 'name');
     const o = checkObject<{ force: boolean; unprotect: boolean; flatten: boolean }>(options, 'options');
     let flags = 0;
-    if (o.force) flags |= 3;
-    if (o.unprotect) flags |= 1;
-    if (o.flatten) flags |= 2;
+    if (o.force) flags |= RBD_SNAP_REMOVE_FORCE;
+    if (o.unprotect) flags |= RBD_SNAP_REMOVE_UNPROTECT;
+    if (o.flatten) flags |= RBD_SNAP_REMOVE_FLATTEN;
     return runLong(options, (p, c) => this.#native.removeSnap(snap, flags, p, c));
   }
 
@@ -593,22 +597,15 @@ export class Image {
 }
 
 function lockMode(mode: unknown): number {
-  if (mode === 'exclusive') return 0;
-  if (mode === 'shared') return 1;
+  if (mode === 'exclusive') return RBD_LOCK_MODE_EXCLUSIVE;
+  if (mode === 'shared') return RBD_LOCK_MODE_SHARED;
   throw invalidType('mode', "'exclusive' or 'shared'", mode);
 }
 
 /** A short write is an IncompleteWriteError, as in python-rbd. */
 function checkComplete(written: number, expected: number, image: Image, op: string): number {
   if (written !== expected) {
-    throw new IncompleteWriteError(`${op}: wrote ${written} of ${expected} bytes (pool=${image.pool}, image=${image.name})`, {
-      code: 'EIO',
-      errno: -5,
-      op,
-      family: 'rbd',
-      pool: image.pool,
-      image: image.name,
-    });
+    throw cephError(IncompleteWriteError, op, constants.errno.EIO, `wrote ${written} of ${expected} bytes`, { family: 'rbd', pool: image.pool, image: image.name });
   }
   return written;
 }

@@ -13,6 +13,9 @@ import type { Command } from 'commander';
 
 import { GlanceStore, type GlanceStoreOptions } from '../glance/store';
 import { formatLocation, parseLocation } from '../glance/location';
+import { ImageNotFound } from '../errors';
+import { withImage } from '../internal/image';
+import { ClusterSession } from '../internal/session';
 import { Rados } from '../rados';
 import { Image, Rbd } from '../rbd';
 import {
@@ -41,13 +44,6 @@ export function storeOptions(t: Target, pool: string, extra: GlanceStoreOptions 
     ...(t.timeoutMs !== undefined ? { connectTimeoutMs: t.timeoutMs } : {}),
     ...extra,
   };
-}
-
-/** The cluster fsid; asks the monitors when librados reports zeroes (a ceph.conf without fsid). */
-export async function clusterFsid(cluster: Rados): Promise<string> {
-  if (!/^[0-]*$/.test(cluster.clusterFsid)) return cluster.clusterFsid;
-  const reply = await cluster.monCommand({ prefix: 'fsid', format: 'json' });
-  return (JSON.parse(reply.outbuf.toString()) as { fsid: string }).fsid;
 }
 
 function seconds(t0: bigint): number {
@@ -196,7 +192,7 @@ async function info(location: string, o: CommonOptions): Promise<void> {
   const children = loc.snapshot !== null ? (await image.listChildren()).map((c) => ({ pool: c.pool, image: c.image })) : [];
   const result = {
     location,
-    fsid: await clusterFsid(cluster),
+    fsid: await ClusterSession.fsidOf(cluster),
     pool,
     image: loc.image,
     snapshot: loc.snapshot,
@@ -224,22 +220,18 @@ async function list(opts: { pool: string }, o: CommonOptions): Promise<void> {
   const t = target(o);
   await using cluster = await Rados.connect(connectOptions(t));
   await using ioctx = await cluster.openIoctx(opts.pool);
-  const fsid = await clusterFsid(cluster);
+  const fsid = await ClusterSession.fsidOf(cluster);
   const images: Array<{ name: string; size: number; location: string | null; snapshots: string[] }> = [];
   for (const name of (await Rbd.list(ioctx)).sort()) {
-    let image: Image;
     try {
-      image = await Image.open(ioctx, name, { readOnly: true });
-    } catch {
-      continue; // removed meanwhile
-    }
-    try {
-      const size = await image.size();
-      const snapshots = (await image.listSnaps()).map((s) => s.name);
-      const location = snapshots.includes('snap') ? formatLocation({ fsid, pool: opts.pool, image: name, snapshot: 'snap' }) : null;
-      images.push({ name, size, location, snapshots });
-    } finally {
-      await image.close();
+      await withImage(ioctx, name, { readOnly: true }, async (image) => {
+        const size = await image.size();
+        const snapshots = (await image.listSnaps()).map((s) => s.name);
+        const location = snapshots.includes('snap') ? formatLocation({ fsid, pool: opts.pool, image: name, snapshot: 'snap' }) : null;
+        images.push({ name, size, location, snapshots });
+      });
+    } catch (err) {
+      if (!(err instanceof ImageNotFound)) throw err; // removed meanwhile: skipped
     }
   }
   output(o, { pool: opts.pool, images }, () =>

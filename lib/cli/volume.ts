@@ -11,8 +11,8 @@ import { RbdVolumeDriver } from '../cinder/driver';
 import type { ImageStoreLike, RbdVolumeDriverOptions, Snapshot, Volume, VolumeStats } from '../cinder/types';
 import { parseLocation } from '../glance/location';
 import { GlanceStore, type GlanceStoreOptions } from '../glance/store';
+import { withImage, withImageReadOnly } from '../internal/image';
 import { Rados } from '../rados';
-import { Image } from '../rbd';
 import {
   addCommonOptions,
   type CommonOptions,
@@ -61,18 +61,16 @@ async function withDriver<T>(o: CommonOptions, pool: string, fn: (driver: RbdVol
 async function imageSize(t: Target, pool: string, name: string, snapshot?: string): Promise<number> {
   await using cluster = await Rados.connect(connectOptions(t));
   await using ioctx = await cluster.openIoctx(pool);
-  await using image = await Image.open(ioctx, name, { readOnly: true, ...(snapshot !== undefined ? { snapshot } : {}) });
-  return image.size();
+  return withImageReadOnly(ioctx, name, snapshot, (image) => image.size());
 }
 
 /** Flattens pool/name with a progress bar (librbd reports objects). */
 async function flatten(t: Target, o: CommonOptions, pool: string, name: string): Promise<void> {
   await using cluster = await Rados.connect(connectOptions(t));
   await using ioctx = await cluster.openIoctx(pool);
-  await using image = await Image.open(ioctx, name);
   const bar = opsBar(o, 'flatten');
   try {
-    await image.flatten({ onProgress: (done, total) => bar.update(done, total), signal: interruptSignal() });
+    await withImage(ioctx, name, {}, (image) => image.flatten({ onProgress: (done, total) => bar.update(done, total), signal: interruptSignal() }));
     bar.stop(true);
   } finally {
     bar.stop();

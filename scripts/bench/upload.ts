@@ -14,6 +14,7 @@ import { createHash, randomFillSync } from 'node:crypto';
 import { open } from 'node:fs/promises';
 
 import { GlanceStore, Image, ImageNotFound, InvalidArgument, Rados, Rbd, type IoCtx } from '../../lib';
+import { defaultFeatures } from '../../lib/internal/features';
 import type { BenchCluster } from './cluster';
 import { cpuMeter, type CpuUse } from './cpu';
 import { pythonUpload, rbdBench, rbdImport, rbdStartup } from './peers';
@@ -226,8 +227,7 @@ export class UploadBench {
     const ioctx = await this.#adminIoctx();
     const name = this.#name('glance');
     const chunk = chunkMiB * MiB;
-    const raw = this.#admin?.rados.confGet('rbd_default_features');
-    const features = raw && Number(raw) > 0 ? Number(raw) : 1;
+    const features = defaultFeatures(this.#admin?.rados.confGet('rbd_default_features'));
     const fh = await open(this.#input.path, 'r');
     const meter = cpuMeter(this.#cluster.daemonPids());
     const t0 = process.hrtime.bigint();
@@ -299,8 +299,7 @@ export class UploadBench {
   async rbdBench(chunkMiB: number): Promise<UploadRun> {
     const ioctx = await this.#adminIoctx();
     const name = this.#name('bench');
-    const raw = this.#admin?.rados.confGet('rbd_default_features');
-    const features = raw && Number(raw) > 0 ? Number(raw) : 1;
+    const features = defaultFeatures(this.#admin?.rados.confGet('rbd_default_features'));
     await Rbd.create(ioctx, name, this.#input.bytes, { order: orderOf(chunkMiB), features });
     try {
       const meter = cpuMeter(this.#cluster.daemonPids());
