@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 
 import type { Logger } from '../logger';
 
-/** Options of RbdVolumeDriver.open (Cinder's [backend] rbd_* / rados_* options, SPEC 2.1). */
+/** Options of RbdVolumeDriver.open (Cinder's [backend] rbd_* / rados_* options). */
 export interface RbdVolumeDriverOptions {
   /** rbd_pool. Default 'rbd'. */
   pool?: string;
@@ -62,7 +62,7 @@ export interface Volume {
   name?: string;
   /** Size in GiB. */
   size: number;
-  /** A volume with an encryption key: rejected with NotSupported (Decision 6). */
+  /** A volume with an encryption key: rejected with NotSupported (docs/DESIGN.md#d6-encrypted-volumes-rejected). */
   encrypted?: boolean;
   /** false for Cinder's temporary volumes (no flatten at max clone depth). Default true. */
   useQuota?: boolean;

@@ -99,7 +99,7 @@ export class ClusterSession {
         return await fn();
       } catch (err) {
         if (attempt >= attempts || this.#closed || !isLost(err, live.rados)) throw err;
-        this.#s.logger.warn(`connection to the ceph cluster lost (${errorText(err)}); reconnecting`);
+        this.#s.logger.warn(`connection lost (${errorText(err)}); reconnecting`);
         await this.#drop(live);
         if (policy.intervalMs > 0) await sleep(policy.intervalMs * 2 ** (attempt - 1));
       }

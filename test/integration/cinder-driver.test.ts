@@ -1,6 +1,6 @@
 /**
  * The Cinder RBD driver and Nova's direct snapshot against the real cluster:
- * one scenario per SPEC 2/3 rule, each asserting the pool state it leaves
+ * one scenario per behaviour of docs/DESIGN.md#cinder-driver and #nova-direct-snapshot, each asserting the pool state it leaves
  * (image names, snapshots and their protection, parents, the trash).
  */
 import { strict as assert } from 'node:assert';
@@ -206,7 +206,7 @@ describe('Cinder RBD driver (real cluster)', function () {
       assert.equal((await Image.open(rbd, v8.name, { readOnly: true }).then(async (i) => { const s = await i.stat(); await i.close(); return s; })).order, 23);
     });
 
-    it('an existing name is ImageExists; encrypted volumes are NotSupported (Decision 6) and create nothing', async () => {
+    it('an existing name is ImageExists; encrypted volumes are NotSupported (DESIGN D6) and create nothing', async () => {
       const v = vol();
       await driver.createVolume(v);
       await assert.rejects(driver.createVolume(v), ImageExists);
@@ -527,7 +527,7 @@ describe('Cinder RBD driver (real cluster)', function () {
       // Delete root first: every volume with clones is hidden as .deleted ...
       for (let i = 0; i <= 4; i++) await d.deleteVolume(v[i] as Volume);
       assert.deepEqual(await names(), [...n.slice(0, 5).map((x) => `${x}.deleted`), ...n.slice(5)].sort());
-      // ... and removing the last clone of the chain takes the .deleted parents with it (Decision 4).
+      // ... and removing the last clone of the chain takes the .deleted parents with it (DESIGN D4).
       await d.deleteVolume(v[5] as Volume);
       assert.deepEqual(await names(), [n[6], n[7]].sort());
       await d.deleteVolume(v[6] as Volume);
@@ -561,7 +561,7 @@ describe('Cinder RBD driver (real cluster)', function () {
       assert.equal(await parent(e.name), `rbd/${fromSnap.name}@${e.name}.clone_snap`);
     });
 
-    it('deleting a parent with live clones hides it as .deleted; deleting the clones removes it (Decision 4)', async () => {
+    it('deleting a parent with live clones hides it as .deleted; deleting the clones removes it (DESIGN D4)', async () => {
       const a = vol();
       await driver.createVolume(a);
       const b = vol();
@@ -609,7 +609,7 @@ describe('Cinder RBD driver (real cluster)', function () {
       assert.deepEqual(await names(), [`${a.name}.deleted`]);
       assert.deepEqual(await trashNames(), [b.name]);
       await d.purgeTrash((e) => mine(e.name));
-      // B is gone; with deferred deletion the released .deleted parent is trashed too (SPEC 2.4).
+      // B is gone; with deferred deletion the released .deleted parent is trashed too (DESIGN D4).
       assert.deepEqual(await names(), []);
       assert.deepEqual(await trashNames(), [`${a.name}.deleted`]);
       await d.purgeTrash((e) => mine(e.name));
@@ -985,7 +985,7 @@ describe('Cinder RBD driver (real cluster)', function () {
       assert.deepEqual(await names(images), [base, imageId, viaGlance].sort());
     });
 
-    it('a failure after the clone removes the half-made image and the temporary snapshot (Decision 5)', async () => {
+    it('a failure after the clone removes the half-made image and the temporary snapshot (DESIGN D5)', async () => {
       const d = await disk();
       const imageId = randomUUID();
       tracked.add(imageId);

@@ -83,7 +83,7 @@ describe('Cinder helpers (no cluster)', () => {
     assert.equal(orderFor(6 * 1024 * 1024), 22);
   });
 
-  describe('capacity arithmetic (SPEC 2.6)', () => {
+  describe('capacity arithmetic (get_volume_stats)', () => {
     const df = (stats: Record<string, number>, total = 100 * GiB): string =>
       JSON.stringify({ stats: { total_bytes: total }, pools: [{ name: 'other', stats: { stored: 1, bytes_used: 1, max_avail: 1 } }, { name: 'rbd', stats }] });
     const quota = (q: number): string => JSON.stringify({ pool_name: 'rbd', quota_max_bytes: q });
@@ -113,7 +113,7 @@ describe('Cinder helpers (no cluster)', () => {
     });
   });
 
-  describe('mon dump parsing (SPEC 2.4)', () => {
+  describe('mon dump parsing (initialize_connection)', () => {
     it('drops the "dumped monmap epoch" line, strips the nonce, splits on the last colon, unbrackets IPv6', () => {
       const text =
         'dumped monmap epoch 3\n' +

@@ -5,7 +5,7 @@ import { formatLocation, parseLocation, quote, unquote, type RbdLocation } from 
 
 const FSID = '95d572b8-538c-45ae-a1b6-624e3f8407fd';
 
-describe('Glance RBD location URIs (SPEC 1.3)', () => {
+describe('Glance RBD location URIs', () => {
   describe('quote / unquote match Python urllib.parse with safe=""', () => {
     // Expected values from Python 3: quote(s, safe='') and unquote(s).
     const quoted: Array<[string, string]> = [

@@ -94,7 +94,7 @@ function cut(data: Buffer, size: number): Buffer[] {
 }
 
 describe('Glance upload write phase (fake image)', () => {
-  it('grows an unknown-size image by doubling steps, doubling first (SPEC 1.5)', async () => {
+  it('grows an unknown-size image by doubling steps, doubling first (the resize ramp)', async () => {
     const image = new FakeImage();
     const data = randomBytes(100 * KiB + 5);
     const out = await upload(image, cut(data, 3000), 4 * KiB);
@@ -113,7 +113,7 @@ describe('Glance upload write phase (fake image)', () => {
     assert.equal(MAX_RESIZE_STEP, 8 * 1024 ** 3);
   });
 
-  it('keeps the ramp per upload (Decision 2)', async () => {
+  it('keeps the ramp per upload (DESIGN D2)', async () => {
     const [a, b] = [new FakeImage(), new FakeImage()];
     await Promise.all([upload(a, randomBytes(30 * KiB), 4 * KiB), upload(b, randomBytes(5 * KiB), 4 * KiB)]);
     assert.deepEqual(a.resizes, [8, 24, 56].map((k) => k * KiB));
