@@ -5,7 +5,6 @@
  *   ceph-rbd cluster up|down|status        a local micro cluster (scripts/micro-osd.sh)
  *   ceph-rbd image upload|download|delete|info|ls       Glance-style images
  *   ceph-rbd volume create|delete|snapshot|…|stats       Cinder-style volumes
- *   ceph-rbd bench …                       the benchmark
  *
  * Exit status: 0 success, 1 Ceph/store/driver error, 2 usage error, 130 interrupted.
  */
@@ -14,7 +13,6 @@ import * as path from 'node:path';
 
 import { Command, CommanderError } from 'commander';
 
-import { registerBench } from './bench';
 import { registerCluster } from './cluster';
 import { addCommonOptions, errorJson, exitCodeFor, formatError, packageRoot } from './common';
 import { registerImage } from './image';
@@ -51,7 +49,6 @@ export function buildProgram(): Command {
   registerCluster(program);
   registerImage(program);
   registerVolume(program);
-  registerBench(program);
   return program;
 }
 

@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- options]`: this library against its peers, in one run,
  * on one cluster and one input file (issue 6). Prints a table on stdout,
- * writes bench/results/<date>[-mode].json and .svg. Progress goes to stderr.
+ * writes scripts/bench/results/<date>[-mode].json and .svg. Progress goes to stderr.
  *
  *   --quick            128 MiB, 8 MiB chunks at concurrency 1/4/8, 3 reps,
  *                      short small-I/O runs, 256 MiB memory run (< 3 min)
@@ -13,7 +13,7 @@
  *   --memory-size MiB  the streamed upload of part 4 (default 2048)
  *   --pool NAME        pool to use (default images)
  *   --only upload,smallio,overhead,memory
- *   --out DIR          where results go (default bench/results)
+ *   --out DIR          where results go (default scripts/bench/results)
  *
  * Without CEPH_CONF it starts (and stops) its own micro cluster with enough
  * memstore for the run; with CEPH_CONF it uses that cluster.
@@ -76,7 +76,7 @@ function parseArgs(argv: string[]): Options {
     memoryMiB: 2048,
     pool: 'images',
     phases: [...PHASES],
-    outDir: path.join(repoRoot, 'bench', 'results'),
+    outDir: path.join(repoRoot, 'scripts', 'bench', 'results'),
     smallImageMiB: 256,
     smallOps: { qd1: 2000, qd32: 20000 },
     callSeconds: 1,

@@ -134,7 +134,7 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
     it('--help and --version exit 0', async () => {
       const help = await ceph(['--help']);
       assert.equal(help.code, 0);
-      for (const group of ['cluster', 'image', 'volume', 'bench']) assert.match(help.stdout, new RegExp(`^  ${group}\\b`, 'm'), group);
+      for (const group of ['cluster', 'image', 'volume']) assert.match(help.stdout, new RegExp(`^  ${group}\\b`, 'm'), group);
       const version = await ceph(['--version']);
       assert.equal(version.code, 0);
       assert.equal(version.stdout.trim(), (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version);
@@ -548,20 +548,6 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
       assert.deepEqual(out, { dir: clusterDir, stopped: true, purged: true });
       assert.equal(existsSync(clusterDir), false);
       assert.equal((await ceph(['cluster', 'status', '--dir', clusterDir])).code, 1);
-    });
-  });
-
-  // ---- bench ---------------------------------------------------------------------------
-
-  describe('bench', () => {
-    it('forwards its arguments to the benchmark (bench --help is the benchmark\'s help)', async () => {
-      const r = await ceph(['bench', '--help']);
-      assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /npm run bench/);
-      assert.match(r.stdout, /--smoke/);
-      const bad = await ceph(['bench', '--no-such-option']);
-      assert.notEqual(bad.code, 0, "the benchmark's own exit status comes back");
-      assert.match(bad.stderr, /--no-such-option/);
     });
   });
 });
