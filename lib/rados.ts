@@ -1,5 +1,5 @@
 /** Typed wrappers over the native cluster connection and I/O context. */
-import { addon, type NativeIoCtx, type NativeMonReply, type NativePoolStat, type NativeRadosCluster, type NativeObjectStat } from './native';
+import { addon, type NativeIoCtx, type NativeMonReply, type NativeRadosCluster, type NativeObjectStat } from './native';
 import './setup';
 import { checkBoolean, checkBuffer, checkInteger, checkLength, checkName, checkObject, checkSecret, checkString, checkU64, invalidType, isSecretOption } from './validate';
 
@@ -30,7 +30,22 @@ export interface ConnectOptions {
 }
 
 export interface ClusterStat { kb: number; kbUsed: number; kbAvail: number; numObjects: number }
-export type PoolStat = NativePoolStat;
+/** rados_pool_stat_t: a pool's usage and I/O counters. */
+export interface PoolStat {
+  numBytes: number;
+  numKb: number;
+  numObjects: number;
+  numObjectClones: number;
+  numObjectCopies: number;
+  numObjectsMissingOnPrimary: number;
+  numObjectsUnfound: number;
+  numObjectsDegraded: number;
+  numRd: number;
+  numRdKb: number;
+  numWr: number;
+  numWrKb: number;
+  numUserBytes: number;
+}
 export interface MonCommandResult { status: number; outbuf: Buffer; outs: string }
 
 function seconds(ms: unknown, name: string): string {

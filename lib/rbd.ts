@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import { RBD_LOCK_MODE_EXCLUSIVE, RBD_LOCK_MODE_SHARED, RBD_SNAP_REMOVE_FLATTEN, RBD_SNAP_REMOVE_FORCE, RBD_SNAP_REMOVE_UNPROTECT } from './constants';
 import { IncompleteWriteError } from './errors';
 import { cephError } from './internal/ceph-error';
-import { addon, type NativeImage, type NativeImageOptions, type NativeSnapInfo } from './native';
+import { addon, type NativeImage, type NativeImageOptions } from './native';
 import { type LongOperationOptions, runLong } from './progress';
 import type { IoCtx } from './rados';
 import './setup';
@@ -162,7 +162,16 @@ export interface ImageStat {
   parentName: string;
 }
 
-export type SnapInfo = NativeSnapInfo;
+/** A snapshot, as listSnaps() reports it. */
+export interface SnapInfo {
+  id: number;
+  name: string;
+  size: number;
+  /** SnapNamespaceType: USER, GROUP, TRASH or MIRROR. */
+  namespaceType: number;
+  timestampMs: number;
+  protected: boolean;
+}
 
 export interface DiffExtent {
   offset: number;

@@ -1,23 +1,81 @@
 import { strict as assert } from 'node:assert';
 
 import * as constants from '../../lib/constants';
-import { addon } from '../../lib/native';
+import { addon, type NativeAddon, type NativeHasher, type NativeImage, type NativeIoCtx, type NativeRadosCluster, type NativeRbd } from '../../lib/native';
+
+/**
+ * Every key of a declared native interface, marked method or property. The
+ * `satisfies` clauses make the compiler refuse a list that misses a key of
+ * lib/native.ts or names one it does not declare, so the lists below cannot
+ * drift from the declarations; the tests then check the real addon.
+ */
+type Kinds<T> = Record<keyof T, 'method' | 'property'>;
+
+const ADDON = {
+  connect: 'method', openImage: 'method', setErrorFactory: 'method', createHasher: 'method', releaseAll: 'method',
+  rbd: 'property', constants: 'property', Hasher: 'method', RadosCluster: 'method', IoCtx: 'method', Image: 'method',
+} as const satisfies Kinds<NativeAddon>;
+
+const RBD = {
+  create: 'method', remove: 'method', rename: 'method', list: 'method', version: 'method', clone: 'method',
+  trashMove: 'method', trashList: 'method', trashGet: 'method', trashRestore: 'method', trashRemove: 'method',
+  trashPurge: 'method', poolInit: 'method', featuresFromString: 'method', featuresToString: 'method',
+} as const satisfies Kinds<NativeRbd>;
+
+const CLUSTER = {
+  state: 'property', fsid: 'method', instanceId: 'method', confGet: 'method', confSet: 'method', stat: 'method',
+  listPools: 'method', createPool: 'method', deletePool: 'method', poolLookup: 'method', poolReverseLookup: 'method',
+  poolStat: 'method', monCommand: 'method', waitForLatestOsdMap: 'method', openIoctx: 'method', shutdown: 'method',
+} as const satisfies Kinds<NativeRadosCluster>;
+
+const IOCTX = {
+  pool: 'property', namespace: 'property', poolId: 'property', state: 'property',
+  close: 'method', setPoolFullTry: 'method', write: 'method', writeFull: 'method', append: 'method', read: 'method',
+  remove: 'method', stat: 'method', getXattr: 'method', setXattr: 'method', rmXattr: 'method', listXattrs: 'method',
+  omapSet: 'method', omapGet: 'method', omapRemove: 'method', omapClear: 'method', listObjects: 'method',
+} as const satisfies Kinds<NativeIoCtx>;
+
+const IMAGE = {
+  name: 'property', pool: 'property', snapshot: 'property', readOnly: 'property', state: 'property',
+  close: 'method', stat: 'method', size: 'method', resize: 'method', features: 'method', updateFeatures: 'method',
+  opFeatures: 'method', flags: 'method', id: 'method', blockNamePrefix: 'method', stripeUnit: 'method',
+  stripeCount: 'method', dataPoolId: 'method', timestamps: 'method', read: 'method', write: 'method',
+  aioRead: 'method', aioWrite: 'method', aioFlush: 'method', aioDiscard: 'method', aioWriteZeroes: 'method',
+  discard: 'method', writeZeroes: 'method', flush: 'method', invalidateCache: 'method', diffIterate: 'method',
+  createSnap: 'method', removeSnap: 'method', renameSnap: 'method', protectSnap: 'method', unprotectSnap: 'method',
+  isProtectedSnap: 'method', listSnaps: 'method', rollbackToSnap: 'method', setSnap: 'method', snapExists: 'method',
+  snapGetLimit: 'method', snapSetLimit: 'method', snapGetTimestamp: 'method', flatten: 'method', parentInfo: 'method',
+  listChildren: 'method', overlap: 'method', copy: 'method', deepCopy: 'method', metadataGet: 'method',
+  metadataSet: 'method', metadataRemove: 'method', metadataList: 'method', listLockers: 'method', breakLock: 'method',
+  lockAcquire: 'method', lockRelease: 'method', lockGetOwners: 'method', lockBreak: 'method',
+  isExclusiveLockOwner: 'method', listWatchers: 'method', rebuildObjectMap: 'method', sparsify: 'method',
+} as const satisfies Kinds<NativeImage>;
+
+const HASHER = { algorithms: 'property', pending: 'property', update: 'method', digest: 'method' } as const satisfies Kinds<NativeHasher>;
+
+function methodsOf(kinds: Record<string, 'method' | 'property'>): string[] {
+  return Object.keys(kinds).filter((k) => kinds[k] === 'method');
+}
+
+function prototypeOf(ctor: unknown): Record<string, unknown> {
+  return (ctor as { prototype: Record<string, unknown> }).prototype;
+}
 
 describe('native addon exports', () => {
   it('exports what lib/native.ts declares', () => {
-    assert.equal(typeof addon.connect, 'function');
-    assert.equal(typeof addon.openImage, 'function');
-    assert.equal(typeof addon.setErrorFactory, 'function');
-    for (const fn of ['create', 'remove', 'rename', 'list', 'version', 'clone', 'trashMove', 'trashList', 'trashGet', 'trashRestore', 'trashRemove', 'trashPurge', 'poolInit']) {
-      assert.equal(typeof (addon.rbd as unknown as Record<string, unknown>)[fn], 'function', `rbd.${fn}`);
+    const exported = addon as unknown as Record<string, unknown>;
+    for (const m of methodsOf(ADDON)) assert.equal(typeof exported[m], 'function', m);
+    for (const p of Object.keys(ADDON).filter((k) => !methodsOf(ADDON).includes(k))) assert.equal(typeof exported[p], 'object', p);
+    for (const fn of methodsOf(RBD)) assert.equal(typeof (addon.rbd as unknown as Record<string, unknown>)[fn], 'function', `rbd.${fn}`);
+    for (const [name, kinds] of [['RadosCluster', CLUSTER], ['IoCtx', IOCTX], ['Image', IMAGE], ['Hasher', HASHER]] as const) {
+      const proto = prototypeOf(exported[name]);
+      for (const m of methodsOf(kinds)) assert.equal(typeof proto[m], 'function', `${name}.${m}`);
     }
-    const imageMethods = ['close', 'stat', 'size', 'resize', 'read', 'write', 'aioRead', 'aioWrite', 'aioFlush', 'createSnap', 'removeSnap', 'protectSnap', 'unprotectSnap', 'listSnaps', 'rollbackToSnap', 'flatten', 'parentInfo', 'listChildren', 'copy', 'deepCopy', 'metadataGet', 'metadataSet', 'listLockers', 'listWatchers', 'diffIterate'];
-    const proto = (addon.Image as unknown as { prototype: Record<string, unknown> }).prototype;
-    for (const m of imageMethods) assert.equal(typeof proto[m], 'function', `Image.${m}`);
-    const ioctxProto = (addon.IoCtx as unknown as { prototype: Record<string, unknown> }).prototype;
-    for (const m of ['close', 'write', 'writeFull', 'append', 'read', 'remove', 'stat', 'getXattr', 'setXattr', 'rmXattr', 'listXattrs', 'omapSet', 'omapGet', 'omapRemove', 'omapClear', 'listObjects']) {
-      assert.equal(typeof ioctxProto[m], 'function', `IoCtx.${m}`);
-    }
+  });
+
+  it('exports nothing lib/native.ts does not declare', () => {
+    assert.deepEqual(Object.keys(addon).sort(), Object.keys(ADDON).sort());
+    assert.deepEqual(Object.keys(addon.rbd).sort(), Object.keys(RBD).sort());
   });
 
   it('has the same constants as librbd.h', () => {
