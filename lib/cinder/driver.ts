@@ -41,7 +41,7 @@ import {
 import { parseRbdSnapshotLocation, type RbdSnapshotLocation } from './location';
 import { candidateLocations, checkSnapshot, checkVolume, diskFormatOf, rejectEncrypted, resolveOptions, type Resolved, type VolumeRef } from './options';
 import { listManageableVolumes, paginateEntries } from './manage';
-import { parseMonDump, poolCapacity, provisionedGiB } from './stats';
+import { monAddrs, volumeStats } from './stats';
 import { destroyStream, writeStreamToImage } from './transfer';
 import type {
   ConnectionInfo,
@@ -57,7 +57,7 @@ import type {
 } from './types';
 import { GiB, MiB, orderFor } from './util';
 
-export const DRIVER_VERSION = '1.3.0';
+export { DRIVER_VERSION } from './stats';
 /** Snapshots the Ceph backup driver leaves on a volume: `backup.<backup id>.snap.<unix time>`. */
 export const BACKUP_SNAP_RE = /^backup\.([a-z0-9-]+?)\.snap\.(.+)$/;
 
@@ -667,64 +667,14 @@ export class RbdVolumeDriver implements AsyncDisposable {
 
   /** get_volume_stats: the cached report, refreshed first when `refresh` (or never made). Never throws. */
   async getVolumeStats(refresh = false): Promise<VolumeStats> {
-    if (refresh || !this.#stats) this.#stats = await this.#updateStats();
+    if (refresh || !this.#stats) this.#stats = await volumeStats(this.#session, this.config, this.#logger);
     return { ...this.#stats };
-  }
-
-  async #updateStats(): Promise<VolumeStats> {
-    const c = this.config;
-    const stats: VolumeStats = {
-      vendor_name: 'Open Source',
-      driver_version: DRIVER_VERSION,
-      storage_protocol: 'ceph',
-      total_capacity_gb: 'unknown',
-      free_capacity_gb: 'unknown',
-      reserved_percentage: c.reservedPercentage,
-      multiattach: true,
-      thin_provisioning_support: true,
-      max_over_subscription_ratio: c.maxOverSubscriptionRatio,
-      location_info: '',
-      backend_state: 'down',
-      qos_support: Rbd.version().minor >= 15,
-      volume_backend_name: c.volumeBackendName || 'RBD',
-      replication_enabled: false,
-    };
-    try {
-      await this.#session.run(async () => {
-        const rados = await this.#session.rados();
-        await this.#session.fsid();
-        const cap = await poolCapacity(rados, c.pool, c.reportDynamicTotalCapacity, this.#logger);
-        if (cap !== 'unknown') {
-          stats.free_capacity_gb = cap.free;
-          stats.total_capacity_gb = cap.total;
-        }
-        if (!c.exclusivePool) stats.provisioned_capacity_gb = await provisionedGiB(await this.#ioctx(), this.#logger);
-        stats.backend_state = 'up';
-      });
-    } catch (err) {
-      this.#logger.error(`error refreshing volume stats: ${errorText(err)}`);
-      stats.total_capacity_gb = 'unknown';
-      stats.free_capacity_gb = 'unknown';
-      delete stats.provisioned_capacity_gb;
-      stats.backend_state = 'down';
-    }
-    // Cinder writes Python's str(None) for an unset user here.
-    stats.location_info = `${c.clusterName}:${c.confFile ?? ''}:${this.#session.knownFsid ?? ''}:${c.user ?? 'None'}:${c.pool}`;
-    return stats;
-  }
-
-  /** `_get_mon_addrs`: hosts and ports (strings) of the monitors from `mon dump`. */
-  async #monAddrs(): Promise<{ hosts: string[]; ports: string[] }> {
-    const rados = await this.#session.rados();
-    const reply = await rados.monCommand({ prefix: 'mon dump', format: 'json' });
-    if (reply.status !== 0) throw new VolumeBackendAPIException(`mon dump failed: ${reply.outs} (${reply.status})`);
-    return parseMonDump(reply.outbuf.toString('utf8'));
   }
 
   /** initialize_connection: what libvirt/os-brick need to attach the volume over librbd. */
   async initializeConnection(volume: Volume, _connector?: unknown): Promise<ConnectionInfo> {
     const v = checkVolume(volume);
-    const { hosts, ports, fsid } = await this.#session.run(async () => ({ ...(await this.#monAddrs()), fsid: await this.#session.fsid() }));
+    const { hosts, ports, fsid } = await this.#session.run(async () => ({ ...(await monAddrs(await this.#session.rados())), fsid: await this.#session.fsid() }));
     const keyring = await this.#loadKeyring();
     const info: ConnectionInfo = {
       driver_volume_type: 'rbd',

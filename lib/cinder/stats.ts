@@ -5,10 +5,70 @@
  * provisioned size of every image in the pool for non-exclusive pools.
  */
 import { ImageNotFound } from '../errors';
+import { errorText } from '../internal/retry';
+import type { ClusterSession } from '../internal/session';
 import type { IoCtx, Rados } from '../rados';
 import { Image, Rbd } from '../rbd';
 import { componentLogger, type Logger } from '../logger';
+import { VolumeBackendAPIException } from './errors';
+import type { Resolved } from './options';
+import type { VolumeStats } from './types';
 import { ceilGiB, gib2 } from './util';
+
+/** The Cinder RBD driver version this driver matches. */
+export const DRIVER_VERSION = '1.3.0';
+
+/**
+ * `_update_volume_stats`: Cinder's report; capacities 'unknown' and
+ * backend_state 'down' when the cluster cannot be asked. Never throws.
+ */
+export async function volumeStats(session: ClusterSession, c: Readonly<Resolved>, logger: Logger): Promise<VolumeStats> {
+  const stats: VolumeStats = {
+    vendor_name: 'Open Source',
+    driver_version: DRIVER_VERSION,
+    storage_protocol: 'ceph',
+    total_capacity_gb: 'unknown',
+    free_capacity_gb: 'unknown',
+    reserved_percentage: c.reservedPercentage,
+    multiattach: true,
+    thin_provisioning_support: true,
+    max_over_subscription_ratio: c.maxOverSubscriptionRatio,
+    location_info: '',
+    backend_state: 'down',
+    qos_support: Rbd.version().minor >= 15,
+    volume_backend_name: c.volumeBackendName || 'RBD',
+    replication_enabled: false,
+  };
+  try {
+    await session.run(async () => {
+      const rados = await session.rados();
+      await session.fsid();
+      const cap = await poolCapacity(rados, c.pool, c.reportDynamicTotalCapacity, logger);
+      if (cap !== 'unknown') {
+        stats.free_capacity_gb = cap.free;
+        stats.total_capacity_gb = cap.total;
+      }
+      if (!c.exclusivePool) stats.provisioned_capacity_gb = await provisionedGiB(await session.ioctx(c.pool), logger);
+      stats.backend_state = 'up';
+    });
+  } catch (err) {
+    logger.error(`error refreshing volume stats: ${errorText(err)}`);
+    stats.total_capacity_gb = 'unknown';
+    stats.free_capacity_gb = 'unknown';
+    delete stats.provisioned_capacity_gb;
+    stats.backend_state = 'down';
+  }
+  // Cinder writes Python's str(None) for an unset user here.
+  stats.location_info = `${c.clusterName}:${c.confFile ?? ''}:${session.knownFsid ?? ''}:${c.user ?? 'None'}:${c.pool}`;
+  return stats;
+}
+
+/** `_get_mon_addrs`: hosts and ports (strings) of the monitors from `mon dump`. */
+export async function monAddrs(rados: Rados): Promise<{ hosts: string[]; ports: string[] }> {
+  const reply = await rados.monCommand({ prefix: 'mon dump', format: 'json' });
+  if (reply.status !== 0) throw new VolumeBackendAPIException(`mon dump failed: ${reply.outs} (${reply.status})`);
+  return parseMonDump(reply.outbuf.toString('utf8'));
+}
 
 interface DfPoolStats {
   stored?: number;
