@@ -146,10 +146,46 @@ function statsLines(s: VolumeStats): string[] {
   ];
 }
 
+/** `volume from-image`: a COW clone of the image when it can, else a copy through the store. */
+async function fromImage(driver: RbdVolumeDriver, t: Target, o: CommonOptions, id: string, location: string, opts: VolumeOpts & { size?: number; flatten?: boolean }): Promise<void> {
+  const loc = parseLocation(location);
+  const imagePool = loc.pool ?? 'images';
+  const bytes = await imageSize(t, imagePool, loc.image, loc.snapshot ?? undefined);
+  const size = opts.size ?? ceilGiB(bytes);
+  const v: Volume = { id, size };
+  const meta = { disk_format: 'raw' };
+  let method: 'clone' | 'copy' = 'clone';
+  const attempt = await driver.cloneImage(v, location, meta);
+  let modelUpdate = attempt.modelUpdate;
+  if (!attempt.cloned) {
+    method = 'copy';
+    const store = new StoreWithProgress(t, o, imagePool);
+    try {
+      modelUpdate = await driver.copyImageToVolume(v, store, location, meta);
+    } finally {
+      await store.close();
+    }
+  } else if (opts.flatten) {
+    await flatten(t, o, opts.pool, volumeName(id));
+  }
+  output(o, { volume: describe(opts.pool, id, size), location, method, flattened: method === 'clone' && opts.flatten === true, modelUpdate }, () =>
+    `created ${opts.pool}/${volumeName(id)} (${size} GiB) from ${location} (${method === 'clone' ? `copy-on-write clone${opts.flatten ? ', flattened' : ''}` : `copied ${humanBytes(bytes)}`})`,
+  );
+}
+
+type Leaf = (name: string, description: string) => Command;
+
 export function registerVolume(program: Command): void {
   const volume = program.command('volume').description("Cinder-style volumes (RbdVolumeDriver): image 'volume-ID', snapshot 'snapshot-ID'");
-  const leaf = (name: string, description: string): Command =>
+  const leaf: Leaf = (name, description) =>
     addCommonOptions(volume.command(name).description(description).option('--pool <pool>', 'volume pool (rbd_pool)', 'rbd'));
+  registerLifecycle(leaf);
+  registerCopies(leaf);
+  registerMaintenance(leaf);
+}
+
+/** create, delete, snapshot, unsnapshot. */
+function registerLifecycle(leaf: Leaf): void {
   const gib = parseInteger(1, 1 << 20);
 
   leaf('create', 'create an empty volume of --size GiB')
@@ -194,6 +230,11 @@ export function registerVolume(program: Command): void {
         );
       }),
     );
+}
+
+/** clone, from-snapshot, from-image, to-image. */
+function registerCopies(leaf: Leaf): void {
+  const gib = parseInteger(1, 1 << 20);
 
   leaf('clone', 'a new volume NEW_VOLUME_ID cloned from SOURCE_VOLUME_ID (copy-on-write, through <new>.clone_snap)')
     .argument('<source-volume-id>')
@@ -236,32 +277,7 @@ export function registerVolume(program: Command): void {
     .option('--size <GiB>', 'size in GiB (default: the image size, rounded up)', gib)
     .option('--flatten', 'flatten the new volume after a clone (with a progress bar)')
     .action((id: string, location: string, opts: VolumeOpts & { size?: number; flatten?: boolean }, cmd: Command) =>
-      withDriver(commonOptions(cmd), opts.pool, async (driver, t) => {
-        const o = commonOptions(cmd);
-        const loc = parseLocation(location);
-        const imagePool = loc.pool ?? 'images';
-        const bytes = await imageSize(t, imagePool, loc.image, loc.snapshot ?? undefined);
-        const size = opts.size ?? ceilGiB(bytes);
-        const v: Volume = { id, size };
-        const meta = { disk_format: 'raw' };
-        let method: 'clone' | 'copy' = 'clone';
-        const attempt = await driver.cloneImage(v, location, meta);
-        let modelUpdate = attempt.modelUpdate;
-        if (!attempt.cloned) {
-          method = 'copy';
-          const store = new StoreWithProgress(t, o, imagePool);
-          try {
-            modelUpdate = await driver.copyImageToVolume(v, store, location, meta);
-          } finally {
-            await store.close();
-          }
-        } else if (opts.flatten) {
-          await flatten(t, o, opts.pool, volumeName(id));
-        }
-        output(o, { volume: describe(opts.pool, id, size), location, method, flattened: method === 'clone' && opts.flatten === true, modelUpdate }, () =>
-          `created ${opts.pool}/${volumeName(id)} (${size} GiB) from ${location} (${method === 'clone' ? `copy-on-write clone${opts.flatten ? ', flattened' : ''}` : `copied ${humanBytes(bytes)}`})`,
-        );
-      }),
+      withDriver(commonOptions(cmd), opts.pool, (driver, t) => fromImage(driver, t, commonOptions(cmd), id, location, opts)),
     );
 
   leaf('to-image', 'store a volume as Glance image IMAGE_ID; prints its location')
@@ -285,6 +301,11 @@ export function registerVolume(program: Command): void {
         }
       }),
     );
+}
+
+/** extend, revert, stats. */
+function registerMaintenance(leaf: Leaf): void {
+  const gib = parseInteger(1, 1 << 20);
 
   leaf('extend', 'grow a volume to --size GiB')
     .argument('<volume-id>')
