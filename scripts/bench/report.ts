@@ -192,7 +192,7 @@ function perGiB(cpuS: number, bytes: number): string {
   return fmt(cpuS / (bytes / 2 ** 30), 2);
 }
 
-export function table(r: BenchResults): string {
+function headerLines(r: BenchResults): string[] {
   const L: string[] = [];
   const reps = r.options.reps;
   L.push(`ceph-rbd bench, ${r.date}, mode ${r.mode}: ${r.host.cpus} CPUs (${r.host.model}), node ${r.host.node}, ${r.host.ceph}`);
@@ -200,76 +200,93 @@ export function table(r: BenchResults): string {
   L.push(`figures are medians of ${reps} run(s); peers interleaved with ours; every client with rbd_cache=false`);
   const noise = othersShare(r);
   if (Number.isFinite(noise)) L.push(`other processes used ${fmt(noise * 100, 0)}% of the machine's CPU during the uploads (median; 0% = a quiet machine)`);
+  return L;
+}
 
-  const u = r.upload;
-  if (u) {
-    const size = r.input.bytes;
-    L.push('');
-    L.push(`== 1. Upload of ${size / 2 ** 20} MiB with MD5 + sha512 (MiB/s) ==`);
-    const conc = r.options.concurrency;
-    const head: Array<[string, number, boolean?]> = [['chunk', 7], ['hashing', 8], ...conc.map((c): [string, number, boolean] => [`c=${c}`, 7, true])];
-    L.push(row([...head, ['|', 1], ['glance-way', 10, true], ['rbd import', 11, true], ['(wall)', 8, true], ['rbd bench', 10, true], ['python', 8, true]]));
-    for (const chunk of r.options.chunks) {
-      for (const hashOn of ['native', 'js'] as const) {
-        const figs = conc.map((c) => oursAt(r, chunk, c, hashOn));
-        if (figs.every((f) => f === undefined)) continue;
-        const peers = hashOn === 'native'
-          ? [
-              ['|', 1],
-              [fmt(peerAt(r, 'glance-way', chunk)?.mibps.median), 10, true],
-              [fmt(peerAt(r, 'rbd-import', chunk)?.mibps.median), 11, true],
-              [`(${fmt(peerAt(r, 'rbd-import', chunk)?.wallMibps?.median)})`, 8, true],
-              [fmt(peerAt(r, 'rbd-bench', chunk)?.mibps.median), 10, true],
-              [u.python.available ? fmt(peerAt(r, 'python', chunk)?.mibps.median) : 'skipped', 8, true],
-            ] as Array<[string, number, boolean?]>
-          : [['|', 1]] as Array<[string, number, boolean?]>;
-        L.push(row([[`${chunk} MiB`, 7], [hashOn, 8], ...figs.map((f): [string, number, boolean] => [fmt(f?.mibps.median), 7, true]), ...peers]));
-      }
+function uploadRateLines(r: BenchResults, u: NonNullable<BenchResults['upload']>): string[] {
+  const L: string[] = [];
+  const size = r.input.bytes;
+  L.push('');
+  L.push(`== 1. Upload of ${size / 2 ** 20} MiB with MD5 + sha512 (MiB/s) ==`);
+  const conc = r.options.concurrency;
+  const head: Array<[string, number, boolean?]> = [['chunk', 7], ['hashing', 8], ...conc.map((c): [string, number, boolean] => [`c=${c}`, 7, true])];
+  L.push(row([...head, ['|', 1], ['glance-way', 10, true], ['rbd import', 11, true], ['(wall)', 8, true], ['rbd bench', 10, true], ['python', 8, true]]));
+  for (const chunk of r.options.chunks) {
+    for (const hashOn of ['native', 'js'] as const) {
+      const figs = conc.map((c) => oursAt(r, chunk, c, hashOn));
+      if (figs.every((f) => f === undefined)) continue;
+      const peers = hashOn === 'native'
+        ? [
+            ['|', 1],
+            [fmt(peerAt(r, 'glance-way', chunk)?.mibps.median), 10, true],
+            [fmt(peerAt(r, 'rbd-import', chunk)?.mibps.median), 11, true],
+            [`(${fmt(peerAt(r, 'rbd-import', chunk)?.wallMibps?.median)})`, 8, true],
+            [fmt(peerAt(r, 'rbd-bench', chunk)?.mibps.median), 10, true],
+            [u.python.available ? fmt(peerAt(r, 'python', chunk)?.mibps.median) : 'skipped', 8, true],
+          ] as Array<[string, number, boolean?]>
+        : [['|', 1]] as Array<[string, number, boolean?]>;
+      L.push(row([[`${chunk} MiB`, 7], [hashOn, 8], ...figs.map((f): [string, number, boolean] => [fmt(f?.mibps.median), 7, true]), ...peers]));
     }
-    L.push(`rbd import: its wall time minus the ${fmt(u.rbdStartupS.median * 1000, 0)} ms an \`rbd ls\` takes (CLI start + connect); (wall) = the whole process.`);
-    L.push(`rbd bench: --io-type write --io-size <chunk> --io-threads 16 --io-pattern seq (the cluster's ceiling; no hashing).`);
-    if (!u.python.available) L.push(`python: skipped (${u.python.note ?? 'not available'})`);
-    L.push('');
-    L.push('Ratios ours / peer (× ; ≥ 1 means ours is faster):');
-    L.push(row([['setting', 30], ['MiB/s', 7, true], ['/glance-way', 12, true], ['/rbd import', 12, true], ['/import wall', 12, true], ['/rbd bench', 11, true], ['/python', 8, true]]));
-    const settings: Array<[string, UploadFigure | undefined]> = [[`defaults ${r.defaults.chunkMiB} MiB c=${r.defaults.concurrency}`, oursAt(r, r.defaults.chunkMiB, r.defaults.concurrency)]];
-    for (const chunk of r.options.chunks) {
-      const b = bestAt(r, chunk);
-      if (b) settings.push([`best ${chunk} MiB (c=${b.concurrency})`, b]);
-    }
-    const js = oursAt(r, r.defaults.chunkMiB, r.defaults.concurrency, 'js');
-    if (js) settings.push([`js hashing ${r.defaults.chunkMiB} MiB c=${r.defaults.concurrency}`, js]);
-    for (const [label, f] of settings) {
-      if (!f) continue;
-      const v = f.mibps.median;
-      const p = (k: UploadFigure['kind']) => fmtRatio(ratio(v, peerAt(r, k, f.chunkMiB)?.mibps.median));
-      L.push(row([[label, 30], [fmt(v), 7, true], [p('glance-way'), 12, true], [p('rbd-import'), 12, true], [fmtRatio(ratio(v, peerAt(r, 'rbd-import', f.chunkMiB)?.wallMibps?.median)), 12, true], [p('rbd-bench'), 11, true], [u.python.available ? p('python') : '-', 8, true]]));
-    }
-    L.push('');
-    L.push(`CPU seconds per GiB uploaded (client / cluster daemons / whole machine), ${r.defaults.chunkMiB} MiB chunks;`);
-    L.push(`ceiling = the rate at which client + daemons would use all ${r.host.cpus} cores:`);
-    const cpuRows: Array<[string, UploadFigure | undefined]> = [
-      [`ours c=${r.defaults.concurrency} native`, oursAt(r, r.defaults.chunkMiB, r.defaults.concurrency)],
-      [`ours c=${r.defaults.concurrency} js`, js],
-      ['glance-way', peerAt(r, 'glance-way', r.defaults.chunkMiB)],
-      ['rbd import', peerAt(r, 'rbd-import', r.defaults.chunkMiB)],
-      ['rbd bench', peerAt(r, 'rbd-bench', r.defaults.chunkMiB)],
-      ['python', peerAt(r, 'python', r.defaults.chunkMiB)],
-    ];
-    for (const [label, f] of cpuRows) {
-      if (!f) continue;
-      const ceiling = cpuCeiling(r.host.cpus, f, size);
-      L.push(`  ${pad(label, 22)} ${pad(perGiB(f.clientCpuS.median, size), 6, true)} / ${pad(perGiB(f.clusterCpuS.median, size), 6, true)} / ${pad(perGiB(f.machineCpuS.median, size), 6, true)}   ${pad(fmt(f.mibps.median), 5, true)} MiB/s, ceiling ${pad(fmt(ceiling), 5, true)} (${fmt((f.mibps.median / ceiling) * 100, 0)}%)`);
-    }
-    const h = (algo: string) => u.hashing?.find((x) => x.algo === algo)?.mibPerCpuSecond.median ?? Number.NaN;
-    const hashCpu = 1024 / h('md5') + 1024 / h('sha512');
-    if (u.hashing) L.push(`hashing alone, one core: md5 ${fmt(h('md5'))} MiB/s, sha512 ${fmt(h('sha512'))} MiB/s (per CPU second) = ${fmt(hashCpu, 2)} CPU s/GiB for both;`);
-    if (u.hashing) L.push(`  no upload that hashes the stream can beat ${fmt(Math.min(h('md5'), h('sha512')))} MiB/s here (${fmtRatio(ratio(Math.min(h('md5'), h('sha512')), peerAt(r, 'glance-way', r.defaults.chunkMiB)?.mibps.median))} the Glance way, ${fmtRatio(ratio(Math.min(h('md5'), h('sha512')), peerAt(r, 'rbd-import', r.defaults.chunkMiB)?.mibps.median))} rbd import)`);
-    const all = [...u.ours, ...u.peers];
-    const bad = all.filter((f) => f.checksumsOk === false || f.readbackOk === false);
-    L.push(`checksums: ${bad.length === 0 ? `all ${all.filter((f) => f.checksumsOk).length} verified (md5 + sha512 = the file's)${all.some((f) => f.readbackOk) ? '; read-back md5 verified' : ''}` : `MISMATCH in ${bad.map((f) => f.kind).join(', ')}`}`);
   }
+  L.push(`rbd import: its wall time minus the ${fmt(u.rbdStartupS.median * 1000, 0)} ms an \`rbd ls\` takes (CLI start + connect); (wall) = the whole process.`);
+  L.push(`rbd bench: --io-type write --io-size <chunk> --io-threads 16 --io-pattern seq (the cluster's ceiling; no hashing).`);
+  if (!u.python.available) L.push(`python: skipped (${u.python.note ?? 'not available'})`);
+  return L;
+}
 
+function uploadRatioLines(r: BenchResults, u: NonNullable<BenchResults['upload']>): string[] {
+  const L: string[] = [];
+  L.push('');
+  L.push('Ratios ours / peer (× ; ≥ 1 means ours is faster):');
+  L.push(row([['setting', 30], ['MiB/s', 7, true], ['/glance-way', 12, true], ['/rbd import', 12, true], ['/import wall', 12, true], ['/rbd bench', 11, true], ['/python', 8, true]]));
+  const settings: Array<[string, UploadFigure | undefined]> = [[`defaults ${r.defaults.chunkMiB} MiB c=${r.defaults.concurrency}`, oursAt(r, r.defaults.chunkMiB, r.defaults.concurrency)]];
+  for (const chunk of r.options.chunks) {
+    const b = bestAt(r, chunk);
+    if (b) settings.push([`best ${chunk} MiB (c=${b.concurrency})`, b]);
+  }
+  const js = oursAt(r, r.defaults.chunkMiB, r.defaults.concurrency, 'js');
+  if (js) settings.push([`js hashing ${r.defaults.chunkMiB} MiB c=${r.defaults.concurrency}`, js]);
+  for (const [label, f] of settings) {
+    if (!f) continue;
+    const v = f.mibps.median;
+    const p = (k: UploadFigure['kind']) => fmtRatio(ratio(v, peerAt(r, k, f.chunkMiB)?.mibps.median));
+    L.push(row([[label, 30], [fmt(v), 7, true], [p('glance-way'), 12, true], [p('rbd-import'), 12, true], [fmtRatio(ratio(v, peerAt(r, 'rbd-import', f.chunkMiB)?.wallMibps?.median)), 12, true], [p('rbd-bench'), 11, true], [u.python.available ? p('python') : '-', 8, true]]));
+  }
+  return L;
+}
+
+function uploadCpuLines(r: BenchResults, u: NonNullable<BenchResults['upload']>): string[] {
+  const L: string[] = [];
+  const size = r.input.bytes;
+  const js = oursAt(r, r.defaults.chunkMiB, r.defaults.concurrency, 'js');
+  L.push('');
+  L.push(`CPU seconds per GiB uploaded (client / cluster daemons / whole machine), ${r.defaults.chunkMiB} MiB chunks;`);
+  L.push(`ceiling = the rate at which client + daemons would use all ${r.host.cpus} cores:`);
+  const cpuRows: Array<[string, UploadFigure | undefined]> = [
+    [`ours c=${r.defaults.concurrency} native`, oursAt(r, r.defaults.chunkMiB, r.defaults.concurrency)],
+    [`ours c=${r.defaults.concurrency} js`, js],
+    ['glance-way', peerAt(r, 'glance-way', r.defaults.chunkMiB)],
+    ['rbd import', peerAt(r, 'rbd-import', r.defaults.chunkMiB)],
+    ['rbd bench', peerAt(r, 'rbd-bench', r.defaults.chunkMiB)],
+    ['python', peerAt(r, 'python', r.defaults.chunkMiB)],
+  ];
+  for (const [label, f] of cpuRows) {
+    if (!f) continue;
+    const ceiling = cpuCeiling(r.host.cpus, f, size);
+    L.push(`  ${pad(label, 22)} ${pad(perGiB(f.clientCpuS.median, size), 6, true)} / ${pad(perGiB(f.clusterCpuS.median, size), 6, true)} / ${pad(perGiB(f.machineCpuS.median, size), 6, true)}   ${pad(fmt(f.mibps.median), 5, true)} MiB/s, ceiling ${pad(fmt(ceiling), 5, true)} (${fmt((f.mibps.median / ceiling) * 100, 0)}%)`);
+  }
+  const h = (algo: string) => u.hashing?.find((x) => x.algo === algo)?.mibPerCpuSecond.median ?? Number.NaN;
+  const hashCpu = 1024 / h('md5') + 1024 / h('sha512');
+  if (u.hashing) L.push(`hashing alone, one core: md5 ${fmt(h('md5'))} MiB/s, sha512 ${fmt(h('sha512'))} MiB/s (per CPU second) = ${fmt(hashCpu, 2)} CPU s/GiB for both;`);
+  if (u.hashing) L.push(`  no upload that hashes the stream can beat ${fmt(Math.min(h('md5'), h('sha512')))} MiB/s here (${fmtRatio(ratio(Math.min(h('md5'), h('sha512')), peerAt(r, 'glance-way', r.defaults.chunkMiB)?.mibps.median))} the Glance way, ${fmtRatio(ratio(Math.min(h('md5'), h('sha512')), peerAt(r, 'rbd-import', r.defaults.chunkMiB)?.mibps.median))} rbd import)`);
+  const all = [...u.ours, ...u.peers];
+  const bad = all.filter((f) => f.checksumsOk === false || f.readbackOk === false);
+  L.push(`checksums: ${bad.length === 0 ? `all ${all.filter((f) => f.checksumsOk).length} verified (md5 + sha512 = the file's)${all.some((f) => f.readbackOk) ? '; read-back md5 verified' : ''}` : `MISMATCH in ${bad.map((f) => f.kind).join(', ')}`}`);
+  return L;
+}
+
+function smallIoLines(r: BenchResults): string[] {
+  const L: string[] = [];
   const s = r.smallio;
   if (s) {
     L.push('');
@@ -281,7 +298,11 @@ export function table(r: BenchResults): string {
     }
     L.push(`rbd bench: its own rate (start and connect excluded); its CPU figure includes them. Write runs start on a fresh image.`);
   }
+  return L;
+}
 
+function overheadLines(r: BenchResults): string[] {
+  const L: string[] = [];
   const o = r.overhead;
   if (o) {
     L.push('');
@@ -296,7 +317,11 @@ export function table(r: BenchResults): string {
     L.push(row([['aioRead / read (cost of the hop)', 34], [fmtRatio(ratio(get('aioRead', 1), get('read', 1))), 9, true], [fmtRatio(ratio(get('aioRead', 32), get('read', 32))), 9, true]]));
     L.push(`python: the bindings' synchronous calls (no thread hop), one at a time${o.python ? '' : ' — skipped'}`);
   }
+  return L;
+}
 
+function memoryLines(r: BenchResults): string[] {
+  const L: string[] = [];
   const m = r.memory;
   if (m) {
     L.push('');
@@ -306,7 +331,11 @@ export function table(r: BenchResults): string {
       L.push(`  ${setting} size ${f.known ? 'known  ' : 'unknown'}  growth ${pad(fmt(f.growthMiB.median), 5, true)} (max ${fmt(f.growthMiB.max)})  peak ${fmt(f.peakMiB.median)}  ${pad(fmt(f.mibps.median), 4, true)} MiB/s  target ≤ ${f.targetMiB} = (${f.concurrency} + 2) × ${f.chunkMiB} + 64  ${f.growthMiB.median <= f.targetMiB ? 'met' : 'MISSED'}${f.peakReset ? '' : ' (peak since process start)'}`);
     }
   }
+  return L;
+}
 
+function targetLines(r: BenchResults): string[] {
+  const L: string[] = [];
   L.push('');
   L.push('== Targets (issue 6) ==');
   for (const t of r.targets) {
@@ -315,6 +344,14 @@ export function table(r: BenchResults): string {
     L.push(`  ${pad(t.label, 40)} ${pad(v, 10, true)}  ${pad(goal, 10)} ${t.met ? 'met' : 'MISSED'}   [${t.detail}]`);
   }
   L.push(`wall time ${fmt(r.wallSeconds, 1)} s`);
+  return L;
+}
+
+export function table(r: BenchResults): string {
+  const L = headerLines(r);
+  const u = r.upload;
+  if (u) L.push(...uploadRateLines(r, u), ...uploadRatioLines(r, u), ...uploadCpuLines(r, u));
+  L.push(...smallIoLines(r), ...overheadLines(r), ...memoryLines(r), ...targetLines(r));
   return `${L.join('\n')}\n`;
 }
 
