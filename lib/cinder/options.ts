@@ -1,5 +1,5 @@
 /** Option resolution and argument checks of the Cinder driver. */
-import { describeValue } from '../validate';
+import { invalidType, invalidValue, outOfRange } from '../validate';
 import { InvalidConfigurationValue, NotSupported } from './errors';
 import type { ImageLocation, ImageMeta, RbdVolumeDriverOptions, Snapshot, Volume } from './types';
 
@@ -54,6 +54,12 @@ export function resolveOptions(o: RbdVolumeDriverOptions): Resolved {
   };
 }
 
+/** A non-empty string: ERR_INVALID_ARG_TYPE for another type, ERR_INVALID_ARG_VALUE for ''. */
+function checkId(value: unknown, name: string): void {
+  if (typeof value !== 'string') throw invalidType(name, 'a non-empty string', value);
+  if (value === '') throw invalidValue(name, 'a non-empty string', value);
+}
+
 export interface VolumeRef {
   id: string;
   name: string;
@@ -63,16 +69,16 @@ export interface VolumeRef {
 }
 
 export function checkVolume(v: Volume, what = 'volume'): VolumeRef {
-  if (v === null || typeof v !== 'object') throw new TypeError(`Expected a volume object for ${what} but received ${describeValue(v)}`);
-  if (typeof v.id !== 'string' || v.id === '') throw new TypeError(`Expected a non-empty string for ${what}.id but received ${describeValue(v.id)}`);
-  if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) throw new RangeError(`Expected a non-negative integer (GiB) for ${what}.size but received ${describeValue(v.size)}`);
+  if (v === null || typeof v !== 'object') throw invalidType(what, 'a volume object', v);
+  checkId(v.id, `${what}.id`);
+  if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) throw outOfRange(`${what}.size`, 'a non-negative integer (GiB)', v.size);
   return { id: v.id, name: v.name ?? `volume-${v.id}`, size: v.size, encrypted: v.encrypted === true, useQuota: v.useQuota !== false };
 }
 
 export function checkSnapshot(s: Snapshot): { id: string; name: string; volumeName: string; volumeSize: number } {
-  if (s === null || typeof s !== 'object') throw new TypeError(`Expected a snapshot object but received ${describeValue(s)}`);
-  if (typeof s.id !== 'string' || s.id === '') throw new TypeError(`Expected a non-empty string for snapshot.id but received ${describeValue(s.id)}`);
-  if (typeof s.volumeName !== 'string' || s.volumeName === '') throw new TypeError(`Expected a non-empty string for snapshot.volumeName but received ${describeValue(s.volumeName)}`);
+  if (s === null || typeof s !== 'object') throw invalidType('snapshot', 'a snapshot object', s);
+  checkId(s.id, 'snapshot.id');
+  checkId(s.volumeName, 'snapshot.volumeName');
   return { id: s.id, name: s.name ?? `snapshot-${s.id}`, volumeName: s.volumeName, volumeSize: s.volumeSize };
 }
 
