@@ -61,7 +61,7 @@ async function withDriver<T>(o: CommonOptions, pool: string, fn: (driver: RbdVol
 async function imageSize(t: Target, pool: string, name: string, snapshot?: string): Promise<number> {
   await using cluster = await Rados.connect(connectOptions(t));
   await using ioctx = await cluster.openIoctx(pool);
-  return withImageReadOnly(ioctx, name, snapshot, (image) => image.size());
+  return await withImageReadOnly(ioctx, name, snapshot, (image) => image.size());
 }
 
 /** Flattens pool/name with a progress bar (librbd reports objects). */
