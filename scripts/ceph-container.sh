@@ -14,6 +14,8 @@
 #                 Debian sources and `docker import` it.
 #   image         engine + base + build the micro Ceph image when it is missing;
 #                 prints its reference (ceph-rbd-micro-osd:<hash of its inputs>).
+#   ci-image [TAG]  engine + base + build ci/Dockerfile (the CI image: Node 20,
+#                 Ceph, this repository built) as TAG (default ceph-rbd-ci).
 #   engine-stop   Stop the dockerd that `engine` started (by its recorded pid,
 #                 after checking it is that dockerd); a daemon someone else
 #                 started is left alone.
@@ -181,12 +183,24 @@ cmd_image() {
   echo "$ref"
 }
 
+cmd_ci_image() {
+  local tag=${1:-ceph-rbd-ci}
+  cmd_engine
+  cmd_base
+  log "building $tag from ci/Dockerfile"
+  # The legacy builder: it needs no buildx plugin and reads .dockerignore.
+  DOCKER_BUILDKIT=0 docker build --network host -f "$REPO/ci/Dockerfile" -t "$tag" "$REPO" >&2 ||
+    die "building the CI image failed"
+  echo "$tag"
+}
+
 case ${1:-} in
   engine) cmd_engine ;;
   engine-stop) cmd_engine_stop ;;
   engine-status) cmd_engine_status ;;
   base) cmd_engine && cmd_base ;;
   image) cmd_image ;;
+  ci-image) cmd_ci_image "${2:-}" ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
     exit 2
