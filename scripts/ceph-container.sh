@@ -188,8 +188,15 @@ cmd_ci_image() {
   cmd_engine
   cmd_base
   log "building $tag from ci/Dockerfile"
+  # The CAs this machine trusts besides Debian's (a TLS-inspecting proxy's):
+  # the build fetches Node and npm packages over HTTPS.
+  local extra=
+  if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    extra=$(cat /usr/local/share/ca-certificates/*.crt)
+  fi
   # The legacy builder: it needs no buildx plugin and reads .dockerignore.
-  DOCKER_BUILDKIT=0 docker build --network host -f "$REPO/ci/Dockerfile" -t "$tag" "$REPO" >&2 ||
+  DOCKER_BUILDKIT=0 docker build --network host --build-arg "EXTRA_CA_CERTS=$extra" \
+    -f "$REPO/ci/Dockerfile" -t "$tag" "$REPO" >&2 ||
     die "building the CI image failed"
   echo "$tag"
 }
