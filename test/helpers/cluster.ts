@@ -31,7 +31,7 @@ export async function startCluster(args: string[] = []): Promise<StartedCluster>
   try {
     await run('bash', [microOsd, 'start', dir, ...args], { maxBuffer: 16 << 20 });
   } catch (err) {
-    await run('bash', [microOsd, 'stop', dir]).catch(() => undefined);
+    await run('bash', [microOsd, 'stop', dir, '--purge']).catch(() => undefined);
     throw err;
   }
   return {
