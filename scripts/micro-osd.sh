@@ -3,15 +3,20 @@
 # 127.0.0.1 for tests. Everything lives in one directory; several clusters can
 # run side by side. Daemons are only ever signalled by the pids this script
 # recorded, after checking that the pid still belongs to this cluster.
+# With --container (or CEPH_TEST_CLUSTER=container) the daemons run in a
+# container of the micro Ceph image (ci/ceph/Dockerfile, built by
+# scripts/ceph-container.sh), which is stopped and removed by its id.
 set -euo pipefail
 
 readonly PROG=${0##*/}
+SELF=$(realpath -- "${BASH_SOURCE[0]}")
+readonly SELF
 
 usage() {
   cat <<EOF
 Usage:
   $PROG start DIR [--osds N] [--memstore-bytes BYTES] [--cephx] [--pool NAME]...
-                  [--timeout SECS]
+                  [--timeout SECS] [--container]
       Create and start a cluster in DIR, wait until all PGs are active+clean,
       then print 'export CEPH_CONF=DIR/ceph.conf' (eval-able) on stdout.
       Pool 'rbd' is always created; each --pool adds one more (8 PGs, rbd init).
@@ -20,9 +25,16 @@ Usage:
       Defaults: --osds 1 (\$MICRO_OSD_OSDS), --memstore-bytes 1073741824 per OSD
       (\$MICRO_OSD_MEMSTORE_BYTES; it is RAM), cephx off (\$MICRO_OSD_CEPHX=1),
       --timeout 120 (\$MICRO_OSD_TIMEOUT).
+      --container (\$CEPH_TEST_CLUSTER=container; 'process' is the default):
+      the daemons run in a container of the micro Ceph image (built, and a
+      Docker engine started, when missing: scripts/ceph-container.sh), with
+      the host's network and pid namespace and DIR mounted at the same path,
+      so DIR/ceph.conf, the pid files and every command below work as for
+      processes. The container's id is kept in DIR/container.id.
   $PROG stop DIR [--purge]
-      SIGTERM the daemons recorded in DIR/run/*.pid (SIGKILL after 20 s).
-      Idempotent. --purge also removes DIR.
+      SIGTERM the daemons recorded in DIR/run/*.pid (SIGKILL after 20 s); a
+      container cluster is stopped (the same clean stop, inside) and removed
+      by its id. Idempotent. --purge also removes DIR.
   $PROG status DIR
       Show each daemon and 'ceph -s'; exit 0 only if all daemons are alive.
   $PROG kill-osd DIR ID
@@ -30,7 +42,12 @@ Usage:
       other replica stay stale. Peers get it marked down within seconds; with
       a single OSD nothing does (run 'ceph osd down ID' if a test needs it).
   $PROG start-osd DIR ID
-      Start osd.ID again and wait until it is active.
+      Start osd.ID again and wait until it is active (in its container, for
+      a container cluster).
+  $PROG run [DIR] [start options]
+      The micro Ceph image's entry point: start (DIR defaults to
+      \$MICRO_OSD_DIR), touch DIR/run/ready, keep the cluster up until SIGTERM
+      or SIGINT, then stop it.
 EOF
 }
 
@@ -426,6 +443,30 @@ wait_osd_active() {
   done
 }
 
+# prepare_dir: reuse DIR only if it holds a stopped micro-osd cluster or
+# nothing; empty it. (In the micro Ceph image, DIR may hold just the id of
+# its container, written by the host meanwhile.)
+prepare_dir() {
+  [[ -n $(ls -A "$DIR" | grep -vxF container.id) ]] || return 0
+  has_marker || die "$DIR is not empty and holds no micro-osd cluster; refusing to use it"
+  local n pid cid
+  while read -r n; do
+    [[ -n $n ]] || continue
+    pid=$(read_pid "$n")
+    if [[ -n $pid ]] && is_ours "$pid"; then
+      die "$n is still running in $DIR (run: $PROG stop $DIR)"
+    fi
+  done < <(daemon_names)
+  if [[ ${MICRO_OSD_IN_CONTAINER:-0} != 1 ]]; then
+    if cid=$(container_id) && [[ $(container_state "$cid") == running ]]; then
+      die "container $cid of $DIR still runs (run: $PROG stop $DIR)"
+    fi
+    rm -f "$DIR/container.id"
+  fi
+  rm -rf "${DIR:?}"/mon "${DIR:?}"/mgr "${DIR:?}"/osd* "$RUN" "$LOGDIR" "${DIR:?}"/crash \
+    "$CONF" "${DIR:?}"/monmap "${DIR:?}"/keyring "${DIR:?}"/*.keyring
+}
+
 cmd_start() {
   [[ $# -ge 1 ]] || die "start: DIR is required"
   local dirarg=$1
@@ -435,9 +476,18 @@ cmd_start() {
   CEPHX=0
   [[ ${MICRO_OSD_CEPHX:-0} == 1 ]] && CEPHX=1
   local timeout=${MICRO_OSD_TIMEOUT:-120}
-  local -a pools=(rbd)
+  local -a pools=(rbd) passed=()
+  local arg container=0
+  # What the container's own start gets: everything but --container.
+  for arg in "$@"; do [[ $arg == --container ]] || passed+=("$arg"); done
+  case ${CEPH_TEST_CLUSTER:-process} in
+    container) container=1 ;;
+    process | '') ;;
+    *) die "CEPH_TEST_CLUSTER must be 'process' or 'container', not '$CEPH_TEST_CLUSTER'" ;;
+  esac
   while [[ $# -gt 0 ]]; do
     case $1 in
+      --container) container=1; shift ;;
       --osds) NOSDS=${2:?--osds needs a value}; shift 2 ;;
       --memstore-bytes) MEMSTORE_BYTES=${2:?--memstore-bytes needs a value}; shift 2 ;;
       --cephx) CEPHX=1; shift ;;
@@ -454,27 +504,18 @@ cmd_start() {
   [[ $MEMSTORE_BYTES =~ ^[1-9][0-9]*$ ]] || die "--memstore-bytes must be a positive integer"
   [[ $timeout =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive integer"
   if ((CEPHX)) && [[ " ${pools[*]} " != *" images "* ]]; then pools+=(images); fi
+  mkdir -p "$dirarg"
+  set_dir "$dirarg"
+  if ((container)); then
+    prepare_dir
+    start_container "$timeout" "${passed[@]+"${passed[@]}"}"
+    return
+  fi
   local cmd
   for cmd in ceph ceph-mon ceph-mgr ceph-osd ceph-authtool monmaptool rbd uuidgen timeout; do
     command -v "$cmd" >/dev/null || die "$cmd not found (apt-get install ceph-mon ceph-mgr ceph-osd ceph-common uuid-runtime)"
   done
-
-  mkdir -p "$dirarg"
-  set_dir "$dirarg"
-  # Reuse a directory only if it holds a stopped micro-osd cluster or nothing.
-  if [[ -n $(ls -A "$DIR") ]]; then
-    has_marker || die "$DIR is not empty and holds no micro-osd cluster; refusing to use it"
-    local n pid
-    while read -r n; do
-      [[ -n $n ]] || continue
-      pid=$(read_pid "$n")
-      if [[ -n $pid ]] && is_ours "$pid"; then
-        die "$n is still running in $DIR (run: $PROG stop $DIR)"
-      fi
-    done < <(daemon_names)
-    rm -rf "${DIR:?}"/mon "${DIR:?}"/mgr "${DIR:?}"/osd* "$RUN" "$LOGDIR" "${DIR:?}"/crash \
-      "$CONF" "${DIR:?}"/monmap "${DIR:?}"/keyring "${DIR:?}"/*.keyring
-  fi
+  prepare_dir
   mkdir -p "$RUN" "$LOGDIR" "$DIR/crash" "$DIR/mon" "$DIR/mgr"
   trap on_start_exit EXIT
   local t0=$SECONDS i
@@ -582,6 +623,128 @@ cmd_start() {
   echo "export CEPH_CONF=$CONF"
 }
 
+# --- container mode ---------------------------------------------------------
+
+# docker: Debian's client when installed (it matches Debian's engine).
+docker() {
+  if [[ -x /usr/bin/docker ]]; then timeout 120 /usr/bin/docker "$@"; else timeout 120 docker "$@"; fi
+}
+
+# Label on every container this script starts: the cluster directory.
+readonly LABEL=ceph-rbd.micro-osd.dir
+
+# container_id: the id recorded in DIR/container.id (fails when none).
+container_id() {
+  local cid=
+  [[ -s $DIR/container.id ]] && read -r cid <"$DIR/container.id"
+  [[ $cid =~ ^[0-9a-f]{12,64}$ ]] || return 1
+  echo "$cid"
+}
+
+# container_state CID: running, exited, ... ; 'gone' when the engine does
+# not know it, or it is not a container of this DIR (never ours to touch).
+container_state() {
+  local out
+  out=$(docker inspect -f "{{.State.Status}} {{index .Config.Labels \"$LABEL\"}}" "$1" 2>/dev/null) || {
+    echo gone
+    return 0
+  }
+  if [[ ${out#* } == "$DIR" ]]; then echo "${out%% *}"; else echo gone; fi
+}
+
+# start_container TIMEOUT START_ARGS...: run the micro Ceph image on DIR and
+# wait until its start is done (DIR/run/ready) or failed (container exited).
+start_container() {
+  local timeout=$1 image cid helper state v
+  shift
+  helper=$(dirname "$SELF")/ceph-container.sh
+  [[ -f $helper ]] || die "--container needs scripts/ceph-container.sh and ci/ceph/Dockerfile (a checkout of the repository)"
+  image=$(bash "$helper" image) || die "no micro Ceph image (see the messages above)"
+  local -a envs=(-e "MICRO_OSD_DIR=$DIR")
+  for v in MICRO_OSD_OSDS MICRO_OSD_MEMSTORE_BYTES MICRO_OSD_CEPHX MICRO_OSD_TIMEOUT MICRO_OSD_CMD_TIMEOUT; do
+    [[ -z ${!v-} ]] || envs+=(-e "$v=${!v}")
+  done
+  log "starting a container of $image on $DIR"
+  # See ci/ceph/Dockerfile for why the host's network and pid namespace and
+  # the same path inside and out.
+  cid=$(docker run -d --network host --pid host --label "$LABEL=$DIR" "${envs[@]}" \
+    -v "$DIR:$DIR" "$image" "$@") || die "docker run failed"
+  echo "$cid" >"$DIR/container.id"
+  local deadline=$((SECONDS + timeout + 30)) n=0
+  while [[ ! -e $RUN/ready ]]; do
+    if ((n++ % 5 == 0)); then
+      state=$(container_state "$cid")
+      if [[ $state != running && $state != created ]]; then
+        docker logs "$cid" >&2 2>&1 || true
+        docker rm -f "$cid" >/dev/null 2>&1 || true
+        rm -f "$DIR/container.id"
+        die "the cluster's container exited during start (its messages are above)"
+      fi
+    fi
+    if ((SECONDS > deadline)); then
+      docker logs "$cid" >&2 2>&1 || true
+      stop_container "$cid"
+      die "the cluster's container was not ready in ${timeout} s"
+    fi
+    sleep 0.2
+  done
+  # Its start's messages (stderr), then the same exports as a start here.
+  docker logs "$cid" 2>&1 >/dev/null | sed 's/^/  [container] /' >&2 || true
+  cat "$RUN/exports"
+  log "cluster runs in container ${cid:0:12}"
+}
+
+# stop_container CID: SIGTERM to its entry point (a clean stop of every
+# daemon, up to 60 s), then remove it. Only ever by id, only ours.
+stop_container() {
+  local cid=$1 state
+  state=$(container_state "$cid")
+  if [[ $state == gone ]]; then
+    log "container ${cid:0:12} of $DIR is gone already"
+  else
+    [[ $state != running ]] || docker stop -t 60 "$cid" >/dev/null || log "warning: docker stop $cid failed"
+    docker rm -f "$cid" >/dev/null || die "docker rm $cid failed"
+    log "removed container ${cid:0:12}"
+  fi
+  rm -f "$DIR/container.id"
+}
+
+# The image's entry point: start, report ready, wait for SIGTERM, stop.
+cmd_run() {
+  local dirarg=${MICRO_OSD_DIR:-}
+  if [[ $# -gt 0 && $1 != -* ]]; then
+    dirarg=$1
+    shift
+  fi
+  [[ -n $dirarg ]] || die "run: DIR is required (or MICRO_OSD_DIR)"
+  mkdir -p "$dirarg"
+  set_dir "$dirarg"
+  local term=0 pid rc=0 out
+  trap 'term=1' TERM INT
+  out=$(mktemp)
+  MICRO_OSD_IN_CONTAINER=1 bash "$SELF" start "$DIR" "$@" >"$out" &
+  pid=$!
+  # A signal interrupts wait; the start itself always runs to its end.
+  while kill -0 "$pid" 2>/dev/null; do wait "$pid" || true; done
+  wait "$pid" || rc=$?
+  if ((rc != 0)); then
+    rm -f "$out"
+    exit "$rc"
+  fi
+  cat "$out"
+  mv "$out" "$RUN/exports"
+  touch "$RUN/ready"
+  log "cluster up; stop with SIGTERM (docker stop)"
+  while ((!term)); do
+    sleep 1 &
+    wait $! || true
+  done
+  log "SIGTERM: stopping the cluster"
+  rm -f "$RUN/ready"
+  stop_processes
+  exit 0
+}
+
 # --- stop / status / osd faults ----------------------------------------------
 
 cmd_stop() {
@@ -596,15 +759,12 @@ cmd_stop() {
     esac
   done
   [[ -d $DIR ]] || return 0
-  local -a osds=() others=()
-  local n
-  while read -r n; do
-    [[ -n $n ]] || continue
-    if [[ $n == osd.* ]]; then osds+=("$n"); else others+=("$n"); fi
-  done < <(daemon_names)
-  # OSDs first: they report to the mon while shutting down.
-  ((${#osds[@]} == 0)) || stop_daemons "${osds[@]}"
-  ((${#others[@]} == 0)) || stop_daemons "${others[@]}"
+  local cid
+  if cid=$(container_id) && [[ ${MICRO_OSD_IN_CONTAINER:-0} != 1 ]]; then
+    stop_container "$cid"
+  fi
+  # Whatever is left (and everything, for a cluster of processes).
+  stop_processes
   if ((purge)); then
     if has_marker; then
       rm -rf "${DIR:?}"
@@ -615,6 +775,18 @@ cmd_stop() {
     fi
   fi
   log "stopped $DIR"
+}
+
+stop_processes() {
+  local -a osds=() others=()
+  local n
+  while read -r n; do
+    [[ -n $n ]] || continue
+    if [[ $n == osd.* ]]; then osds+=("$n"); else others+=("$n"); fi
+  done < <(daemon_names)
+  # OSDs first: they report to the mon while shutting down.
+  ((${#osds[@]} == 0)) || stop_daemons "${osds[@]}"
+  ((${#others[@]} == 0)) || stop_daemons "${others[@]}"
 }
 
 cmd_status() {
@@ -636,6 +808,10 @@ cmd_status() {
   if ((!any)); then
     echo "no cluster in $DIR"
     return 1
+  fi
+  local cid
+  if cid=$(container_id) && [[ ${MICRO_OSD_IN_CONTAINER:-0} != 1 ]]; then
+    printf '%-8s id %-12s %s\n' container "${cid:0:12}" "$(container_state "$cid")"
   fi
   if ((mon_alive)); then
     CMD_TIMEOUT=20 ceph_cmd -s || true
@@ -661,8 +837,14 @@ cmd_kill_osd() {
 cmd_start_osd() {
   [[ $# -eq 2 && $2 =~ ^[0-9]+$ ]] || die "usage: $PROG start-osd DIR ID"
   set_dir "$1"
-  local id=$2 pid
+  local id=$2 pid cid
   [[ -d $DIR/osd$id ]] || die "no osd.$id in $DIR"
+  if cid=$(container_id) && [[ ${MICRO_OSD_IN_CONTAINER:-0} != 1 ]]; then
+    [[ $(container_state "$cid") == running ]] || die "the container of $DIR does not run"
+    # The daemon must run from the image, in the container.
+    docker exec -e MICRO_OSD_IN_CONTAINER=1 "$cid" bash /usr/local/bin/micro-osd.sh start-osd "$DIR" "$id"
+    return
+  fi
   pid=$(read_pid "osd.$id")
   if [[ -n $pid ]] && is_ours "$pid"; then
     die "osd.$id is already running (pid $pid)"
@@ -686,6 +868,7 @@ main() {
     status) cmd_status "$@" ;;
     kill-osd) cmd_kill_osd "$@" ;;
     start-osd) cmd_start_osd "$@" ;;
+    run) cmd_run "$@" ;;
     -h | --help | help) usage ;;
     *)
       usage >&2

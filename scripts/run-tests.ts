@@ -3,8 +3,12 @@
  * with one plain line `N passed, N failed[, N skipped]` for CI. Exits
  * non-zero on any failure. Extra arguments are test files or folders to run
  * instead of all (e.g. dist/test/integration/image.test.js), and `--grep RE`.
+ * With CEPH_TEST_CLUSTER=container the micro clusters run in containers
+ * (scripts/micro-osd.sh --container): the engine and the image are made
+ * ready first, outside mocha's timeouts (a first image build takes minutes).
  */
 import Mocha from 'mocha';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -25,7 +29,17 @@ function files(targets: string[]): string[] {
   return found;
 }
 
+/** Builds the micro Ceph image (and starts an engine) when the tests will run clusters in containers. */
+function prepareContainerMode(): void {
+  const mode = process.env.CEPH_TEST_CLUSTER ?? 'process';
+  if (mode !== 'container') return;
+  process.stdout.write('micro clusters run in containers (CEPH_TEST_CLUSTER=container)\n');
+  const image = execFileSync('bash', [path.join(root, 'scripts', 'ceph-container.sh'), 'image'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  process.stdout.write(`micro Ceph image: ${image.toString().trim()}\n`);
+}
+
 async function main(): Promise<void> {
+  prepareContainerMode();
   const args = process.argv.slice(2);
   const grepAt = args.indexOf('--grep');
   const grep = grepAt >= 0 ? args.splice(grepAt, 2)[1] : undefined;

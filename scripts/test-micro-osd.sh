@@ -3,6 +3,9 @@
 # independent, stop ends exactly their daemons (never a bystander, even one
 # whose pid is planted in a pidfile), and the --osds 3 and --cephx variants
 # work. Usage: scripts/test-micro-osd.sh [--quick]  (--quick: skip variants)
+# With CEPH_TEST_CLUSTER=container every cluster runs in a container (the
+# same checks, plus: the container runs while the cluster does and is
+# removed by stop).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -112,6 +115,12 @@ started_with_conf() { # started_with_conf DIR: count daemons whose argv has --co
   echo "$n"
 }
 
+CONTAINER=0
+[[ ${CEPH_TEST_CLUSTER:-} == container ]] && CONTAINER=1
+container_of() { cat "$1/container.id" 2>/dev/null; }
+container_runs() { [[ $(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null) == true ]]; }
+container_removed() { not docker inspect "$1" >/dev/null 2>&1; }
+
 three_up() { [[ $1 == "3 osds: 3 up"*"3 in"* ]]; }
 no_pidfiles() { not compgen -G "$1/run/*.pid" >/dev/null; }
 
@@ -191,6 +200,12 @@ check "A: 3 daemons with --conf A/ceph.conf in argv" test "$(started_with_conf "
 check "B: 3 daemons with --conf B/ceph.conf in argv" test "$(started_with_conf "$B")" -eq 3
 
 # A recycled pid: plant the bystander's pid in A's run dir; stop must skip it.
+if ((CONTAINER)); then
+  cid_a=$(container_of "$A")
+  cid_b=$(container_of "$B")
+  check "A runs in container ${cid_a:0:12}" container_runs "$cid_a"
+  check "B runs in another container (${cid_b:0:12})" test -n "$cid_b" -a "$cid_b" != "$cid_a"
+fi
 pids_a=$(pids_of "$A" | tr '\n' ' ')
 pids_b=$(pids_of "$B" | tr '\n' ' ')
 echo "$BYSTANDER" >"$A/run/osd.99.pid"
@@ -201,7 +216,12 @@ echo "# stop A took $(awk -v a="$EPOCHREALTIME" -v b="$t0" 'BEGIN { printf "%.1f
 for p in $pids_a; do check "A's pid $p is gone" not alive "$p"; done
 for p in $pids_b; do check "B's pid $p still alive after stopping A" alive "$p"; done
 check "B still serves after stopping A" rbd_in "$CONF_B" ls
+if ((CONTAINER)); then
+  check "A's container is removed" container_removed "$cid_a"
+  check "B's container still runs" container_runs "$cid_b"
+fi
 check "stop B" "$MO" stop "$B"
+((!CONTAINER)) || check "B's container is removed" container_removed "$cid_b"
 for p in $pids_b; do check "B's pid $p is gone" not alive "$p"; done
 check "bystander (its pid planted in A's pidfile) still alive" alive "$BYSTANDER"
 check "no pidfiles left in A" no_pidfiles "$A"

@@ -1,6 +1,9 @@
 /**
  * The test cluster: a throwaway micro cluster started by scripts/micro-osd.sh
  * (mocha root hook in test/hooks.ts) unless CEPH_CONF names one already.
+ * With CEPH_TEST_CLUSTER=container, micro-osd.sh runs every cluster started
+ * here in a container; its conf, pid files and kill-osd/start-osd work the
+ * same, so no test needs to know which.
  */
 import { strict as assert } from 'node:assert';
 import { execFile, execFileSync } from 'node:child_process';
@@ -28,7 +31,7 @@ export async function startCluster(args: string[] = []): Promise<StartedCluster>
   try {
     await run('bash', [microOsd, 'start', dir, ...args], { maxBuffer: 16 << 20 });
   } catch (err) {
-    await run('bash', [microOsd, 'stop', dir]).catch(() => undefined);
+    await run('bash', [microOsd, 'stop', dir, '--purge']).catch(() => undefined);
     throw err;
   }
   return {
