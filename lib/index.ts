@@ -43,3 +43,4 @@ export {
 } from './glance/errors';
 export * from './cinder';
 export { setLogger, getLogger, type LoggerLike, type LogFn } from './logger';
+export * from './image-format';
