@@ -85,10 +85,10 @@ function isRbdTarget(value: unknown): value is RbdTarget {
   return typeof value === 'object' && value !== null && typeof (value as RbdTarget).pool === 'string' && typeof (value as RbdTarget).image === 'string';
 }
 
-/** Backslash-escapes the characters qemu's rbd: filename parser splits on. */
-function rbdEscape(value: string, name: string): string {
+/** Backslash-escapes the characters qemu's rbd: filename parser splits on (names: / @ :, option values: :). */
+function rbdEscape(value: string, name: string, option = false): string {
   if (value === '' || value.includes('\0')) throw invalidValue(name, 'a non-empty string without NUL', value);
-  return value.replace(/[\\:@/]/g, (c) => `\\${c}`);
+  return value.replace(option ? /[\\:]/g : /[\\:@/]/g, (c) => `\\${c}`);
 }
 
 /** The `rbd:` filename qemu understands for a target. */
@@ -98,9 +98,9 @@ export function rbdTargetString(target: RbdTarget): string {
   if (target.namespace !== undefined) spec += `${rbdEscape(target.namespace, 'target.namespace')}/`;
   spec += rbdEscape(target.image, 'target.image');
   if (target.snapshot !== undefined) spec += `@${rbdEscape(target.snapshot, 'target.snapshot')}`;
-  if (target.id !== undefined) spec += `:id=${rbdEscape(target.id, 'target.id')}`;
-  if (target.confFile !== undefined) spec += `:conf=${rbdEscape(path.resolve(target.confFile), 'target.confFile')}`;
-  if (target.keyring !== undefined) spec += `:keyring=${rbdEscape(path.resolve(target.keyring), 'target.keyring')}`;
+  if (target.id !== undefined) spec += `:id=${rbdEscape(target.id, 'target.id', true)}`;
+  if (target.confFile !== undefined) spec += `:conf=${rbdEscape(path.resolve(target.confFile), 'target.confFile', true)}`;
+  if (target.keyring !== undefined) spec += `:keyring=${rbdEscape(path.resolve(target.keyring), 'target.keyring', true)}`;
   return spec;
 }
 
