@@ -1,32 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 
 import { AbortError } from '../../lib/errors';
 import { QEMU_IMG_INFO_LIMITS, QemuImgFailed, QemuImgMissing, qemuImgConvert, qemuImgInfo, parseQemuImgInfo, rbdTargetString } from '../../lib/image-format';
-import { MiB, entries, qemuImg, scratchDir, sha256, sha256File, writeRawWithData } from '../helpers/image-files';
-
-/** Pids of live processes whose command line contains `needle`. */
-function processesWith(needle: string): number[] {
-  const found: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${name}/cmdline`, 'latin1').includes(needle)) found.push(Number(name));
-    } catch {
-      // gone
-    }
-  }
-  return found;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return !/^\d+ \(.*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
-}
+import { MiB, entries, isAlive, processesWith, qemuImg, scratchDir, sha256, sha256File, writeRawWithData } from '../helpers/image-files';
 
 /** A fake qemu-img: a shell script with the given body. */
 function fakeQemuImg(file: string, body: string): string {
