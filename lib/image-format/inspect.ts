@@ -55,7 +55,7 @@ class Source {
 
   /** Bytes at [offset, offset+length) clipped to the file; null when the read is out of bounds. */
   async read(offset: number, length: number): Promise<Buffer | null> {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset >= this.size) return null;
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset >= this.size || !(length > 0)) return null;
     const len = Math.min(length, MAX_READ, this.size - offset);
     const buf = await this.readAt(offset, len);
     if (!Buffer.isBuffer(buf)) throw invalidType('read() result', 'a Buffer', buf);

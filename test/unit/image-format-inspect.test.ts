@@ -143,6 +143,19 @@ describe('image-format inspector: hostile and odd headers', () => {
     assert.deepEqual((await detect(bad)).unsafe, ['invalid-header']);
   });
 
+  it('qcow2 header extensions past the first cluster or overrunning it are handled without reading beyond', async () => {
+    const big = qcow2Header(MiB);
+    big.writeUInt32BE(21, 20); // 2 MiB clusters
+    big.writeUInt32BE(1536 * 1024, 100); // header length past the 1 MiB read cap
+    assert.deepEqual((await detect(Buffer.concat([big, Buffer.alloc(2 * MiB)]))).unsafe, []);
+    const overrun = qcow2Header(MiB);
+    overrun.writeUInt32BE(0x12345678, 104);
+    overrun.writeUInt32BE(0xfffffff0, 108);
+    assert.deepEqual((await detect(overrun)).unsafe, ['truncated']);
+    overrun.writeUInt32BE(70000, 108);
+    assert.deepEqual((await detect(Buffer.concat([overrun, Buffer.alloc(MiB)]))).unsafe, ['invalid-header']);
+  });
+
   it('a qcow2 size beyond 2^53 is invalid-header with no virtual size', async () => {
     const h = qcow2Header(0);
     h.writeBigUInt64BE(1n << 60n, 24);
