@@ -49,7 +49,7 @@ describe('image-format inspector: files made by qemu-img', () => {
   for (const [name, expected] of cases) {
     it(`${name} -> ${expected.format}${expected.unsafe?.length ? ` unsafe: ${expected.unsafe.join(', ')}` : ''}`, async () => {
       const found = await detectFileFormat(f(name));
-      for (const [key, value] of Object.entries(expected)) assert.deepEqual(found[key as keyof DetectedImage], value, `${name}: ${key}`);
+      for (const [key, value] of Object.entries(expected)) assert.deepEqual(found[key as keyof DetectedImage], value, `${name}: ${key} in ${JSON.stringify(found)}`);
     });
   }
 
