@@ -130,7 +130,8 @@ describe('image-format checks (Cinder rules)', () => {
       assert.equal((await verifyImageFile(f('data.raw'))).format, 'raw');
     });
 
-    it('refuses each bad input with its typed error', async () => {
+    it('refuses each bad input with its typed error and leaves no file behind', async () => {
+      const before = entries(scratch.dir);
       await assert.rejects(verifyImageFile(f('data.qcow2'), { diskFormat: 'raw' }), expectError(ImageFormatMismatch, 'ERR_IMAGE_FORMAT_MISMATCH'));
       await assert.rejects(verifyImageFile(f('data.qcow2')), expectError(ImageFormatMismatch, 'ERR_IMAGE_FORMAT_MISMATCH'));
       await assert.rejects(verifyImageFile(f('fixed.vhd')), expectError(ImageFormatMismatch, 'ERR_IMAGE_FORMAT_MISMATCH'));
@@ -141,6 +142,7 @@ describe('image-format checks (Cinder rules)', () => {
       await assert.rejects(verifyImageFile(f('data.qcow2'), { diskFormat: 'qed' }), expectError(ImageFormatUnsupported, 'ERR_IMAGE_FORMAT_UNSUPPORTED'));
       await assert.rejects(verifyImageFile(f('data.qcow2'), { diskFormat: 'qcow2', qemuImgPath: f('none') }), { name: 'QemuImgMissing', code: 'ERR_QEMU_IMG_MISSING' });
       await assert.rejects(verifyImageFile(f('data.qcow2'), { diskFormat: 'qcow2', signal: AbortSignal.abort() }), { name: 'AbortError', code: 'ABORT_ERR' });
+      assert.deepEqual(entries(scratch.dir), before);
     });
   });
 
