@@ -42,3 +42,4 @@ export {
 } from './glance/errors';
 export * from './cinder';
 export { setLogger, getLogger, type Logger, type LoggerLike, type LogFn } from './logger';
+export * from './image-format';
