@@ -323,9 +323,10 @@ export class Image {
   async write(data: Uint8Array, offset: number | bigint): Promise<number> {
     const buf = checkBuffer(data, 'data');
     const off = checkU64(offset, 'offset');
-    checkExtent(off, buf.length, 'data');
+    const len = buf.length; // read now: a transfer of its ArrayBuffer would zero it meanwhile
+    checkExtent(off, len, 'data');
     const n = await this.#native.write(buf, off);
-    return checkComplete(n, buf.length, this, 'Image.write');
+    return checkComplete(n, len, this, 'Image.write');
   }
 
   async discard(offset: number | bigint, length: number | bigint): Promise<void> {
@@ -369,9 +370,10 @@ export class Image {
   async aioWrite(data: Uint8Array, offset: number | bigint): Promise<number> {
     const buf = checkBuffer(data, 'data');
     const off = checkU64(offset, 'offset');
-    checkExtent(off, buf.length, 'data');
+    const len = buf.length; // read now: a transfer of its ArrayBuffer would zero it meanwhile
+    checkExtent(off, len, 'data');
     const n = await this.#native.aioWrite(buf, off);
-    return checkComplete(n, buf.length, this, 'Image.aioWrite');
+    return checkComplete(n, len, this, 'Image.aioWrite');
   }
 
   async aioFlush(): Promise<void> {
