@@ -1,5 +1,5 @@
 /** Option resolution and argument checks of the Cinder driver. */
-import { describeValue } from '../validate';
+import { describeValue, outOfRange } from '../validate';
 import { InvalidConfigurationValue, NotSupported } from './errors';
 import type { ImageLocation, ImageMeta, RbdVolumeDriverOptions, Snapshot, Volume } from './types';
 
@@ -65,7 +65,7 @@ export interface VolumeRef {
 export function checkVolume(v: Volume, what = 'volume'): VolumeRef {
   if (v === null || typeof v !== 'object') throw new TypeError(`Expected a volume object for ${what} but received ${describeValue(v)}`);
   if (typeof v.id !== 'string' || v.id === '') throw new TypeError(`Expected a non-empty string for ${what}.id but received ${describeValue(v.id)}`);
-  if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) throw new RangeError(`Expected a non-negative integer (GiB) for ${what}.size but received ${describeValue(v.size)}`);
+  if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) throw outOfRange(`${what}.size`, 'a non-negative integer (GiB)', v.size);
   return { id: v.id, name: v.name ?? `volume-${v.id}`, size: v.size, encrypted: v.encrypted === true, useQuota: v.useQuota !== false };
 }
 
@@ -73,6 +73,8 @@ export function checkSnapshot(s: Snapshot): { id: string; name: string; volumeNa
   if (s === null || typeof s !== 'object') throw new TypeError(`Expected a snapshot object but received ${describeValue(s)}`);
   if (typeof s.id !== 'string' || s.id === '') throw new TypeError(`Expected a non-empty string for snapshot.id but received ${describeValue(s.id)}`);
   if (typeof s.volumeName !== 'string' || s.volumeName === '') throw new TypeError(`Expected a non-empty string for snapshot.volumeName but received ${describeValue(s.volumeName)}`);
+  // A missing size would silently skip the grow in createVolumeFromSnapshot.
+  if (typeof s.volumeSize !== 'number' || !Number.isSafeInteger(s.volumeSize) || s.volumeSize < 0) throw outOfRange('snapshot.volumeSize', 'a non-negative integer (GiB)', s.volumeSize);
   return { id: s.id, name: s.name ?? `snapshot-${s.id}`, volumeName: s.volumeName, volumeSize: s.volumeSize };
 }
 

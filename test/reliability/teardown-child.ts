@@ -105,7 +105,7 @@ async function detach(confFile: string, name: string, write: boolean): Promise<v
   await image.write(Buffer.alloc(size, 0x5a), 0);
   const results: boolean[] = [];
   for (const aio of [true, false]) {
-    for (let round = 0; round < 4; round++) {
+    for (let round = 0; round < 2; round++) {
       let buffer: Buffer | null = Buffer.alloc(size, write ? 0x5a : 1);
       let op: Promise<number>;
       if (write) op = aio ? image.aioWrite(buffer, 0) : image.write(buffer, 0);

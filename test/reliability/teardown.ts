@@ -98,7 +98,7 @@ export function detachedBuffers(confFile: string): Promise<void> {
     for (const mode of ['detach-read', 'detach-write']) {
       const run = await runChild(confFile, [mode, name], ['--expose-gc']);
       assertClean(run, mode);
-      assert.equal(result(run).calls, 8, mode);
+      assert.equal(result(run).calls, 4, mode);
     }
   }, 128 * 1024 * 1024);
 }
