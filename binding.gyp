@@ -9,6 +9,7 @@
         "native/common/handle.cc",
         "native/common/aio.cc",
         "native/common/progress.cc",
+        "native/common/pin.cc",
         "native/rados_cluster.cc",
         "native/rados_ioctx.cc",
         "native/rados_object.cc",

@@ -122,7 +122,9 @@ export class Rados {
   }
 
   confSet(option: string, value: string): void {
-    this.#native.confSet(checkName(option, 'option'), checkString(value, 'value'));
+    const key = checkName(option, 'option');
+    // The redacting check for secret options: a bad key must not end up in an error message.
+    this.#native.confSet(key, isSecretOption(key) ? checkSecret(value, 'value', true) : checkString(value, 'value'));
   }
 
   stat(): Promise<ClusterStat> {

@@ -22,7 +22,18 @@ import {
   checkString,
   checkU64,
   invalidType,
+  outOfRange,
 } from './validate';
+
+/**
+ * An image size: at most 2^53 - 1 bytes (8 PiB), so that size() and stat()
+ * answer an exact Number; a bigint is accepted up to the same bound.
+ */
+function checkImageSize(size: unknown): number | bigint {
+  const n = checkU64(size, 'size');
+  if (n > Number.MAX_SAFE_INTEGER) throw outOfRange('size', `a size up to ${Number.MAX_SAFE_INTEGER} bytes (2^53 - 1)`, size);
+  return n;
+}
 
 export interface CreateImageOptions {
   /** Object size as a power of two (12..26 on Pacific); default from rbd_default_order (22 = 4 MiB). */
@@ -71,7 +82,7 @@ export const Rbd = {
 
   /** Creates a format-2 image of `size` bytes. ImageExists when the name is taken. */
   async create(ioctx: IoCtx, name: string, size: number | bigint, options?: CreateImageOptions): Promise<void> {
-    return addon.rbd.create(ioctx.native, checkName(name, 'name'), checkU64(size, 'size'), imageOptions(options));
+    return addon.rbd.create(ioctx.native, checkName(name, 'name'), checkImageSize(size), imageOptions(options));
   },
 
   /** Image names in the pool (namespace) of `ioctx`. */
@@ -132,8 +143,20 @@ export const Rbd = {
 
   /** Removes expired trash entries (all whose deferment ended before `expireTs`). */
   async trashPurge(ioctx: IoCtx, options: LongOperationOptions & { expireTs?: Date; threshold?: number } = {}): Promise<void> {
-    const expire = options.expireTs === undefined ? Math.floor(Date.now() / 1000) : Math.floor(options.expireTs.getTime() / 1000);
-    const threshold = options.threshold === undefined ? -1 : Number(options.threshold);
+    const o = checkObject<{ expireTs?: Date; threshold?: number }>(options, 'options');
+    let expire = Math.floor(Date.now() / 1000);
+    if (o.expireTs !== undefined) {
+      if (!(o.expireTs instanceof Date)) throw invalidType('options.expireTs', 'a Date', o.expireTs);
+      const ms = o.expireTs.getTime();
+      if (!Number.isFinite(ms)) throw outOfRange('options.expireTs', 'a valid Date', o.expireTs);
+      expire = Math.floor(ms / 1000);
+    }
+    let threshold = -1; // librbd: no usage threshold
+    if (o.threshold !== undefined) {
+      if (typeof o.threshold !== 'number') throw invalidType('options.threshold', 'a number', o.threshold);
+      if (!(o.threshold >= 0 && o.threshold <= 1)) throw outOfRange('options.threshold', 'a fraction of the pool from 0 to 1', o.threshold);
+      threshold = o.threshold;
+    }
     return runLong(options, (p, c) => addon.rbd.trashPurge(ioctx.native, expire, threshold, p, c));
   },
 
@@ -308,7 +331,7 @@ export class Image {
 
   /** Grows or shrinks the image. */
   async resize(size: number | bigint, options?: LongOperationOptions): Promise<void> {
-    const n = checkU64(size, 'size');
+    const n = checkImageSize(size);
     return runLong(options, (p, c) => this.#native.resize(n, p, c));
   }
 
@@ -336,9 +359,10 @@ export class Image {
   async write(data: Uint8Array, offset: number | bigint): Promise<number> {
     const buf = checkBuffer(data, 'data');
     const off = checkU64(offset, 'offset');
-    checkExtent(off, buf.length, 'data');
+    const len = buf.length; // read now: a transfer of its ArrayBuffer would zero it meanwhile
+    checkExtent(off, len, 'data');
     const n = await this.#native.write(buf, off);
-    return checkComplete(n, buf.length, this, 'Image.write');
+    return checkComplete(n, len, this, 'Image.write');
   }
 
   async discard(offset: number | bigint, length: number | bigint): Promise<void> {
@@ -382,9 +406,10 @@ export class Image {
   async aioWrite(data: Uint8Array, offset: number | bigint): Promise<number> {
     const buf = checkBuffer(data, 'data');
     const off = checkU64(offset, 'offset');
-    checkExtent(off, buf.length, 'data');
+    const len = buf.length; // read now: a transfer of its ArrayBuffer would zero it meanwhile
+    checkExtent(off, len, 'data');
     const n = await this.#native.aioWrite(buf, off);
-    return checkComplete(n, buf.length, this, 'Image.aioWrite');
+    return checkComplete(n, len, this, 'Image.aioWrite');
   }
 
   async aioFlush(): Promise<void> {

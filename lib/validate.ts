@@ -114,9 +114,15 @@ export function checkOptionalName(value: unknown, name: string): string | undefi
   return value === undefined || value === null ? undefined : checkName(value, name);
 }
 
-/** Ceph options whose value is a secret (cephx `key`): never shown in an error. */
+/**
+ * Ceph options whose value may be a secret, never shown in an error: the
+ * cephx `key`, and (erring on the side of hiding) anything naming a key,
+ * keyring, secret or password (`keyring` is a path list, but a misplaced
+ * keyring's contents must not be echoed either).
+ */
 export function isSecretOption(option: string): boolean {
-  return option.trim().replace(/[ -]/g, '_').toLowerCase() === 'key';
+  const o = String(option).trim().replace(/[ -]/g, '_').toLowerCase();
+  return /key|secret|passw|token|credential/.test(o);
 }
 
 /**

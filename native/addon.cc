@@ -5,6 +5,7 @@
 #include "common/addon_data.h"
 #include "common/aio.h"
 #include "common/errors.h"
+#include "common/guard.h"
 #include "common/handle.h"
 #include "hash.h"
 #include "rados_cluster.h"
@@ -57,14 +58,18 @@ static void Cleanup(void* arg) {
   Napi::Env e(env);
   AddonData* data = AddonData::Get(e);
   if (data == nullptr) return;
-  ReleaseAllHandles(e);
-  if (data->aio != nullptr) data->aio->Shutdown();
+  // Completions that trail the releases below are dropped, not posted.
+  if (data->aio != nullptr) NoThrow([data] { data->aio->Shutdown(); });
+  NoThrow([e] { ReleaseAllHandles(e, kExitWaitMs); });
 }
 
 // releaseAll(): for the process 'exit' event, where blocking is harmless and
 // no cleanup hook would run (process.exit() skips them).
 static Napi::Value ReleaseAll(const Napi::CallbackInfo& info) {
-  ReleaseAllHandles(info.Env());
+  AddonData* data = AddonData::Get(info.Env());
+  if (data != nullptr && data->aio != nullptr) data->aio->Shutdown();
+  int waitMs = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : kExitWaitMs;
+  ReleaseAllHandles(info.Env(), waitMs < 0 ? 0 : waitMs);
   return info.Env().Undefined();
 }
 

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "common/guard.h"
+#include "common/pin.h"
 
 namespace cephrbd {
 namespace {
@@ -28,12 +30,12 @@ namespace {
 struct Piece {
   Piece(Napi::Env env, Napi::Object buffer, const unsigned char* bytes, size_t length, size_t lanes)
       : deferred(Napi::Promise::Deferred::New(env)),
-        pin(Napi::Persistent(buffer)),
+        pin(env, buffer),
         data(bytes),
         len(length),
         remaining(lanes) {}
   Napi::Promise::Deferred deferred;
-  Napi::ObjectReference pin;
+  Pin pin;  // the Buffer and its memory, until every lane has hashed it
   const unsigned char* data;
   size_t len;
   size_t remaining;
@@ -126,9 +128,20 @@ class LaneWork final : public Napi::AsyncWorker {
     }
   }
 
-  void OnOK() override {
-    Napi::HandleScope scope(Env());
-    state_->Done(Env(), lane_, job_, ok_, std::move(hex_));
+  // Settles on the JS thread; nothing may escape (common/guard.h). A lane
+  // ended by environment teardown (cancelled) just stops.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    if (status != napi_cancelled) {
+      NoThrow([&] {
+        Napi::HandleScope scope(env);
+        state_->Done(env, lane_, job_, ok_, std::move(hex_));
+      });
+    }
+    NoThrow([&] {
+      Napi::HandleScope scope(env);
+      job_ = Job();
+    });
+    delete this;
   }
 
  private:

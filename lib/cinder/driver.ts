@@ -16,8 +16,8 @@ import { Semaphore, errorText, retry, type RetryPolicy } from '../internal/retry
 import { ClusterSession } from '../internal/session';
 import { componentLogger, type Logger } from '../logger';
 import type { IoCtx } from '../rados';
-import { Rbd, type TrashEntry } from '../rbd';
-import { checkObject, outOfRange } from '../validate';
+import { Image, Rbd, type TrashEntry } from '../rbd';
+import { checkInteger, checkObject, describeValue, outOfRange } from '../validate';
 import {
   CLONE_SNAP_SUFFIX,
   DELETED_SUFFIX,
@@ -417,9 +417,16 @@ export class RbdVolumeDriver implements AsyncDisposable {
     return {};
   }
 
-  async #resize(name: string, sizeGiB: number): Promise<void> {
+  /** Resizes to `sizeGiB`; with `growOnly`, a size below the image's current one is a RangeError (never a shrink). */
+  async #resize(name: string, sizeGiB: number, growOnly = false): Promise<void> {
     const ioctx = await this.#ioctx();
-    await withImage(ioctx, name, {}, (img) => img.resize(sizeGiB * GiB));
+    await withImage(ioctx, name, {}, async (img) => {
+      const current = await img.size();
+      if (growOnly && sizeGiB * GiB < current) {
+        throw outOfRange('newSizeGiB', `at least the volume's current size (${current / GiB} GiB): extend never shrinks`, sizeGiB);
+      }
+      await img.resize(sizeGiB * GiB);
+    });
   }
 
   /** create_volume_from_snapshot: clone, flatten when configured, grow to the volume size. */
@@ -499,12 +506,11 @@ export class RbdVolumeDriver implements AsyncDisposable {
   /** extend_volume: resize to `newSizeGiB`; any failure is VolumeBackendAPIException. */
   async extendVolume(volume: Volume, newSizeGiB: number): Promise<void> {
     const v = checkVolume(volume);
-    if (typeof newSizeGiB !== 'number' || !Number.isSafeInteger(newSizeGiB) || newSizeGiB < 0) {
-      throw outOfRange('newSizeGiB', 'a non-negative integer (GiB)', newSizeGiB);
-    }
+    checkInteger(newSizeGiB, 'newSizeGiB', 1, Number.MAX_SAFE_INTEGER / GiB);
     try {
-      await this.#session.run(() => this.#resize(v.name, newSizeGiB));
+      await this.#session.run(() => this.#resize(v.name, newSizeGiB, true));
     } catch (err) {
+      if (err instanceof RangeError) throw err; // a shrink refused: the caller's error, not the backend's
       const msg = `Failed to Extend Volume ${v.name}`;
       this.#logger.error(`${msg}: ${errorText(err)}`);
       throw new VolumeBackendAPIException(msg, { cause: err });

@@ -79,6 +79,8 @@ export function checkSnapshot(s: Snapshot): { id: string; name: string; volumeNa
   if (s === null || typeof s !== 'object') throw invalidType('snapshot', 'a snapshot object', s);
   checkId(s.id, 'snapshot.id');
   checkId(s.volumeName, 'snapshot.volumeName');
+  // A missing size would silently skip the grow in createVolumeFromSnapshot.
+  if (typeof s.volumeSize !== 'number' || !Number.isSafeInteger(s.volumeSize) || s.volumeSize < 0) throw outOfRange('snapshot.volumeSize', 'a non-negative integer (GiB)', s.volumeSize);
   return { id: s.id, name: s.name ?? `snapshot-${s.id}`, volumeName: s.volumeName, volumeSize: s.volumeSize };
 }
 

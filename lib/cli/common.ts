@@ -76,7 +76,7 @@ export function addCommonOptions(cmd: Command, { clientIdOption = true, connects
     cmd.addOption(new Option('-n, --name <type.id>', 'cephx entity name, e.g. client.glance'));
     cmd.addOption(new Option('-k, --keyring <path>', 'keyring file'));
     cmd.addOption(new Option('--cluster <name>', 'cluster name (default: ceph)'));
-    cmd.addOption(new Option('--timeout <seconds>', 'bound connect and each mon/OSD operation; 0 = no bound (default: 60)').argParser(parseInteger(0, 2 ** 31 / 1000)));
+    cmd.addOption(new Option('--timeout <seconds>', 'bound connect and each mon/OSD operation; 0 = no bound (default: 60)').argParser(parseInteger(0, Math.floor(2 ** 31 / 1000))));
     cmd.addOption(new Option('-v, --verbose', "print the library's log (debug and up) on stderr"));
   }
   cmd.addOption(new Option('--json', 'print exactly one JSON object on stdout'));

@@ -2,7 +2,10 @@
 #pragma once
 #include <napi.h>
 
+#include <memory>
 #include <set>
+
+#include "common/gate.h"
 
 namespace cephrbd {
 
@@ -17,6 +20,8 @@ struct AddonData {
   AioDispatcher* aio = nullptr;
   std::set<Handle*> handles;  // every native handle not yet closed, for the cleanup hook
   bool tearingDown = false;
+  // Blocking calls running on worker threads (process exit waits for them).
+  std::shared_ptr<ExecGate> gate = std::make_shared<ExecGate>();
 
   static AddonData* Get(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
 };

@@ -1,6 +1,7 @@
 #include "common/aio.h"
 
 #include "common/addon_data.h"
+#include "common/guard.h"
 
 namespace cephrbd {
 
@@ -10,10 +11,12 @@ AioDispatcher::AioDispatcher(Napi::Env env) {
 }
 
 void AioDispatcher::Begin(Napi::Env env) {
+  if (shutdown_.load()) return;  // released: no Ref()/Unref() any more
   if (outstanding_++ == 0) tsfn_.Ref(env);
 }
 
 void AioDispatcher::End(Napi::Env env) {
+  if (shutdown_.load()) return;
   if (--outstanding_ == 0) tsfn_.Unref(env);
 }
 
@@ -27,8 +30,10 @@ void AioDispatcher::Shutdown() {
   tsfn_.Release();
 }
 
+// From libuv (common/guard.h: nothing escapes). env is null when the
+// function is being torn down: the op is dropped with it.
 void AioDispatcher::CallJs(Napi::Env env, Napi::Function, void*, AioOp* op) {
-  if (env == nullptr) return;  // the function is being torn down
+  if (env == nullptr) return;
   op->Settle(env);
 }
 
@@ -40,7 +45,7 @@ AioOp::AioOp(Napi::Env env, Handle* handle, ErrorContext ctx)
       handle_(handle),
       ctx_(std::move(ctx)) {
   pins_.reserve(2);
-  if (handle_ != nullptr) pins_.push_back(Napi::Persistent(handle_->JsObject()));
+  if (handle_ != nullptr) pins_.emplace_back(env, handle_->JsObject());
 }
 
 // librbd's finisher thread: read the result, free the completion, hand over.
@@ -51,16 +56,24 @@ void AioOp::OnComplete(rbd_completion_t c, void* arg) {
   op->dispatcher_->Post(op);
 }
 
+// Never throws (common/guard.h): in an environment that is shutting down
+// the settle fails and is dropped, the bookkeeping still runs.
 void AioOp::Settle(Napi::Env env) {
-  Napi::HandleScope scope(env);
-  if (rc_ < 0) {
-    deferred_.Reject(MakeCephError(env, static_cast<int>(rc_), ctx_));
-  } else {
-    double value = static_cast<double>(resolveWith_ >= 0 ? resolveWith_ : rc_);
-    deferred_.Resolve(Napi::Number::New(env, value));
-  }
-  if (submitted_) dispatcher_->End(env);
-  if (handle_ != nullptr) handle_->Leave(env);
+  NoThrow([&] {
+    Napi::HandleScope scope(env);
+    if (rc_ < 0) {
+      deferred_.Reject(MakeCephError(env, static_cast<int>(rc_), ctx_));
+    } else {
+      double value = static_cast<double>(resolveWith_ >= 0 ? resolveWith_ : rc_);
+      deferred_.Resolve(Napi::Number::New(env, value));
+    }
+  });
+  if (submitted_) NoThrow([&] { dispatcher_->End(env); });
+  if (handle_ != nullptr) NoThrow([&] { handle_->Leave(env); });
+  NoThrow([&] {
+    Napi::HandleScope scope(env);
+    pins_.clear();
+  });
   delete this;
 }
 

@@ -6,9 +6,11 @@
 #include <rbd/librbd.h>
 
 #include <atomic>
+#include <vector>
 
 #include "common/errors.h"
 #include "common/handle.h"
+#include "common/pin.h"
 
 namespace cephrbd {
 
@@ -45,7 +47,8 @@ class AioOp {
   template <typename Submit>
   Napi::Promise Start(Napi::Env env, Submit submit);
 
-  void Pin(Napi::Object value) { pins_.push_back(Napi::Persistent(value)); }
+  // Keeps `value` alive, and its memory attached, until the op settles.
+  void Pin(Napi::Object value) { pins_.emplace_back(deferred_.Env(), value); }
   // librbd's aio writes complete with 0: resolve them with the byte count.
   void ResolveWith(int64_t value) { resolveWith_ = value; }
 
@@ -61,7 +64,7 @@ class AioOp {
   bool submitted_ = false;
   Handle* handle_;
   ErrorContext ctx_;
-  std::vector<Napi::ObjectReference> pins_;
+  std::vector<cephrbd::Pin> pins_;
   ssize_t rc_ = 0;
   int64_t resolveWith_ = -1;
 };

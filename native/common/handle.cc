@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/addon_data.h"
+#include "common/guard.h"
 
 namespace cephrbd {
 
@@ -15,25 +16,38 @@ namespace {
 // close on the JS thread. The wrapper object is pinned until then.
 class ReleaseWorker final : public Napi::AsyncWorker {
  public:
-  ReleaseWorker(Napi::Env env, Napi::Object owner, std::function<void()> release,
+  ReleaseWorker(Napi::Env env, Napi::Object owner, std::shared_ptr<Handle::PendingRelease> release,
                 Handle::Done done)
       : Napi::AsyncWorker(env, "ceph-rbd:close"),
         owner_(Napi::Persistent(owner)),
+        gate_(AddonData::Get(env)->gate),
         release_(std::move(release)),
         done_(std::move(done)) {}
 
+  // An exception here would skip the completion and leave the close pending
+  // forever. Once process exit began, the exit path runs the release itself.
   void Execute() override {
-    // An exception here would skip OnOK and leave the close pending forever.
-    try {
-      if (release_) release_();
-    } catch (...) {
-    }
+    if (!gate_->Begin()) return;
+    NoThrow([this] { release_->Run(); });
+    gate_->End();
   }
-  void OnOK() override { done_(Env()); }
+
+  // From libuv: nothing may escape (common/guard.h). Cancelled (teardown
+  // before it ran), the release runs here; the close then finishes.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    if (status == napi_cancelled) NoThrow([this] { release_->Run(); });
+    NoThrow([&] {
+      Napi::HandleScope scope(env);
+      done_(env);
+    });
+    NoThrow([&] { owner_.Reset(); });
+    delete this;
+  }
 
  private:
   Napi::ObjectReference owner_;
-  std::function<void()> release_;
+  std::shared_ptr<ExecGate> gate_;
+  std::shared_ptr<Handle::PendingRelease> release_;
   Handle::Done done_;
 };
 
@@ -129,8 +143,19 @@ void Handle::MaybeRelease(Napi::Env env) {
   }
   if (inflight_ > 0) return;  // the last Leave() calls MaybeRelease() again
   releasing_ = true;
-  (new ReleaseWorker(env, JsObject(), TakeRelease(), [this](Napi::Env e) { Finish(e); }))
-      ->Queue();
+  pending_ = std::make_shared<PendingRelease>();
+  pending_->fn = TakeRelease();
+  ReleaseWorker* worker = nullptr;
+  bool queued = NoThrow([&] {
+    worker = new ReleaseWorker(env, JsObject(), pending_, [this](Napi::Env e) { Finish(e); });
+    worker->Queue();
+  });
+  if (queued) return;
+  // No worker could be queued (the environment is shutting down): release
+  // here, there is no JS thread left to keep responsive.
+  delete worker;
+  NoThrow([&] { pending_->Run(); });
+  NoThrow([&] { Finish(env); });
 }
 
 void Handle::Finish(Napi::Env env) {
@@ -140,7 +165,7 @@ void Handle::Finish(Napi::Env env) {
   Unlink();
   std::vector<Done> waiters;
   waiters.swap(closeWaiters_);
-  for (Done& waiter : waiters) waiter(env);
+  for (Done& waiter : waiters) NoThrow([&] { waiter(env); });
   OnClosed();
   if (parent != nullptr) parent->MaybeRelease(env);
 }
@@ -148,7 +173,11 @@ void Handle::Finish(Napi::Env env) {
 void Handle::ReleaseForTeardown() {
   if (state_ == State::Closed) return;
   state_ = State::Closed;
-  if (auto release = TakeRelease()) release();
+  if (pending_) {
+    pending_->Run();  // a close worker that has not started: it will skip it
+  } else if (auto release = TakeRelease()) {
+    release();
+  }
   Unlink();
 }
 
@@ -167,19 +196,24 @@ void Handle::ForgetOnCollect() {
   }
 }
 
-void ReleaseAllHandles(Napi::Env env) {
+void ReleaseAllHandles(Napi::Env env, int waitMs) {
   AddonData* data = AddonData::Get(env);
+  if (data == nullptr) return;
   data->tearingDown = true;
-  // Children before parents: repeat until nothing more can be released. A
-  // handle with work still running on a worker thread is left alone (process
-  // exit reclaims it) rather than freed under that work.
+  // No new call starts, progress-reporting ones are cancelled; wait a little
+  // for those already running (they use the handles released below).
+  bool drained = data->gate->CloseAndWait(waitMs);
+  // Children before parents: repeat until nothing more can be released. If
+  // a call is still running, its handle (and so its parents) is left alone
+  // rather than freed under it: process exit reclaims it.
   bool progress = true;
   while (progress) {
     progress = false;
     std::set<Handle*> pending = data->handles;
     for (Handle* h : pending) {
-      if (h->state() == Handle::State::Closed || h->inflight() > 0 || h->HasChildren()) continue;
-      h->ReleaseForTeardown();
+      if (h->state() == Handle::State::Closed || h->HasChildren()) continue;
+      if (!drained && h->BusyOnWorker()) continue;
+      NoThrow([h] { h->ReleaseForTeardown(); });
       data->handles.erase(h);
       progress = true;
     }

@@ -9,7 +9,9 @@
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,6 +33,22 @@ class Handle {
     return state_ == State::Open ? "open" : state_ == State::Closing ? "closing" : "closed";
   }
   int inflight() const { return inflight_; }
+  // Of inflight(): calls on worker threads (common/worker.h) rather than
+  // librbd aio (rbd_close waits for aio itself, not for those).
+  void CountWorker(int delta) { workers_ += delta; }
+  int workers() const { return workers_; }
+  // A worker thread may be using the native resource (a call or the close).
+  bool BusyOnWorker() const { return workers_ > 0 || releasing_; }
+
+  // A native release handed to a close worker, taken by whoever runs first:
+  // the worker, or process exit when the worker has not started yet.
+  struct PendingRelease {
+    std::atomic<bool> taken{false};
+    std::function<void()> fn;
+    void Run() {
+      if (!taken.exchange(true) && fn) fn();
+    }
+  };
 
   // Starts an operation; false when the handle is closing or closed.
   bool Enter();
@@ -74,7 +92,9 @@ class Handle {
   const char* kind_;
   State state_ = State::Open;
   int inflight_ = 0;
+  int workers_ = 0;
   bool releasing_ = false;
+  std::shared_ptr<PendingRelease> pending_;
   Handle* parent_ = nullptr;
   std::set<Handle*> children_;
   std::vector<Done> closeWaiters_;
@@ -84,7 +104,15 @@ class Handle {
 // on one background thread (so GC never blocks on rbd_close).
 void ReapLater(std::function<void()> release);
 
-// The environment cleanup hook: releases every handle still open.
-void ReleaseAllHandles(Napi::Env env);
+// Process exit and environment teardown: releases every handle still open,
+// children first, including handles with calls in flight: new calls are
+// refused, progress-reporting calls are cancelled, and the calls already
+// running on worker threads get up to `waitMs` to return (librbd aio is
+// waited for by rbd_close). Only a handle whose call is still running after
+// that is left to the process's end (its image watch then times out).
+void ReleaseAllHandles(Napi::Env env, int waitMs);
+
+// How long process exit waits for running calls (ms).
+constexpr int kExitWaitMs = 3000;
 
 }  // namespace cephrbd

@@ -5,7 +5,7 @@
 namespace cephrbd {
 
 Progress::Progress(Napi::Env env, Napi::Value onProgress, Napi::Value cancelFlag)
-    : shared_(std::make_shared<Shared>()) {
+    : shared_(std::make_shared<Shared>()), gate_(AddonData::Get(env)->gate) {
   if (onProgress.IsFunction()) {
     tsfn_ = Tsfn::New(env, onProgress.As<Napi::Function>(), "ceph-rbd:progress", 0, 1);
     hasTsfn_ = true;
@@ -34,6 +34,7 @@ int Progress::Callback(uint64_t done, uint64_t total, void* self) {
 }
 
 bool Progress::Cancelled() const {
+  if (gate_->Closed()) return true;
   return flag_ != nullptr && __atomic_load_n(flag_, __ATOMIC_ACQUIRE) != 0;
 }
 
@@ -53,8 +54,9 @@ void Progress::CallJs(Napi::Env env, Napi::Function fn, void*, std::shared_ptr<S
   try {
     fn.Call({Napi::Number::New(env, static_cast<double>(done)),
              Napi::Number::New(env, static_cast<double>(total))});
-  } catch (const Napi::Error&) {
+  } catch (...) {
     // A throwing onProgress must not break the operation; it still settles.
+    // (And nothing may escape a TSFN callback: common/guard.h.)
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include <rbd/librbd.h>
 
+#include "common/gate.h"
 #include "common/worker.h"
 
 namespace cephrbd {
@@ -45,6 +46,7 @@ class Progress {
   bool hasTsfn_ = false;
   std::shared_ptr<Shared> shared_;
   int32_t* flag_ = nullptr;
+  std::shared_ptr<ExecGate> gate_;  // process exit cancels the operation
 };
 
 // Runs `call(progressFn, arg)` on a worker thread with progress and cancel;

@@ -8,7 +8,9 @@
 // The call returns a Ceph rc: negative settles the Promise with a typed
 // error; otherwise the converter's value resolves it. While the work runs,
 // the handle counts it in flight (close waits for it) and the handle's JS
-// object plus any pinned Buffers stay alive.
+// object plus any pinned Buffers stay alive (and attached: common/pin.h).
+// The completion follows common/guard.h: nothing escapes it, even while the
+// environment is being torn down.
 #pragma once
 #include <napi.h>
 
@@ -20,8 +22,12 @@
 #include <utility>
 #include <vector>
 
+#include "common/addon_data.h"
 #include "common/errors.h"
+#include "common/gate.h"
+#include "common/guard.h"
 #include "common/handle.h"
+#include "common/pin.h"
 
 namespace cephrbd {
 
@@ -37,13 +43,17 @@ class CephWorker final : public Napi::AsyncWorker {
       : Napi::AsyncWorker(env, "ceph-rbd"),
         deferred_(Napi::Promise::Deferred::New(env)),
         handle_(handle),
+        gate_(AddonData::Get(env)->gate),
         ctx_(std::move(ctx)),
         call_(std::move(call)),
         convert_(std::move(convert)) {
-    if (handle_ != nullptr) pins_.push_back(Napi::Persistent(handle_->JsObject()));
+    if (handle_ != nullptr) {
+      pins_.emplace_back(env, handle_->JsObject());
+      handle_->CountWorker(+1);
+    }
   }
 
-  void Pin(Napi::Object value) { pins_.push_back(Napi::Persistent(value)); }
+  void Pin(Napi::Object value) { pins_.emplace_back(Env(), value); }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   // A C++ exception must not escape: node-addon-api would turn it into
@@ -51,7 +61,12 @@ class CephWorker final : public Napi::AsyncWorker {
   // handle would stay busy forever and an idle process would simply exit).
   // E.g. rbd_list2 over a corrupt rbd_directory asks for a buffer the
   // vector cannot allocate (std::length_error / std::bad_alloc).
+  // Once process exit began (common/gate.h) the call does not start.
   void Execute() override {
+    if (!gate_->Begin()) {
+      rc_ = -ESHUTDOWN;
+      return;
+    }
     try {
       rc_ = call_(result_);
     } catch (const std::bad_alloc&) {
@@ -61,32 +76,52 @@ class CephWorker final : public Napi::AsyncWorker {
     } catch (...) {
       rc_ = -EIO;
     }
+    gate_->End();
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (rc_ < 0) {
-      deferred_.Reject(MakeCephError(env, rc_, ctx_));
-    } else {
-      try {
-        deferred_.Resolve(convert_ ? convert_(env, result_) : env.Undefined());
-      } catch (const Napi::Error& e) {
-        deferred_.Reject(e.Value());
-      }
+  // The JS thread, after Execute() or when teardown cancelled the work. Runs
+  // from libuv, so nothing may escape (common/guard.h): an environment that
+  // is shutting down (worker.terminate()) makes every settle throw, and its
+  // result is dropped; the handle is left either way, so the teardown's
+  // cleanup hook finds it idle and releases it.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    if (status != napi_cancelled) NoThrow([&] { Settle(env); });
+    if (handle_ != nullptr) {
+      NoThrow([&] {
+        handle_->CountWorker(-1);
+        handle_->Leave(env);
+      });
     }
-    if (handle_ != nullptr) handle_->Leave(env);
+    NoThrow([&] {
+      Napi::HandleScope scope(env);
+      pins_.clear();
+    });
+    delete this;  // ~AsyncWorker: napi_delete_async_work, which does not throw
   }
 
  private:
+  void Settle(Napi::Env env) {
+    Napi::HandleScope scope(env);
+    if (rc_ < 0) {
+      deferred_.Reject(MakeCephError(env, rc_, ctx_));
+      return;
+    }
+    try {
+      deferred_.Resolve(convert_ ? convert_(env, result_) : env.Undefined());
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+
   Napi::Promise::Deferred deferred_;
   Handle* handle_;
+  std::shared_ptr<ExecGate> gate_;
   ErrorContext ctx_;
   Call call_;
   Convert convert_;
   Result result_{};
   int rc_ = 0;
-  std::vector<Napi::ObjectReference> pins_;
+  std::vector<cephrbd::Pin> pins_;
 };
 
 // A rejected Promise for a call on a closing/closed handle.
@@ -152,9 +187,15 @@ inline std::shared_ptr<void> EnterSecondHandle(Napi::Env env, Handle* handle) {
     Napi::Env env;
     Handle* handle;
     Napi::ObjectReference pin;
-    ~Token() { handle->Leave(env); }  // then `pin` is released
+    ~Token() {
+      NoThrow([this] {
+        handle->CountWorker(-1);
+        handle->Leave(env);
+      });
+    }  // then `pin` is released
   };
   if (!handle->Enter()) return nullptr;
+  handle->CountWorker(+1);
   // Built in place: a moved-from temporary Token would Leave() twice.
   return std::shared_ptr<void>(new Token{env, handle, Napi::Persistent(handle->JsObject())});
 }

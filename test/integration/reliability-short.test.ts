@@ -17,6 +17,8 @@ import { fuzzPublicApi } from '../reliability/fuzz';
 import { closeWhileBusy, cycles } from '../reliability/lifetimes';
 import { load } from '../reliability/load';
 import { cephx } from '../reliability/security';
+import { hostileArguments, hostileCinder } from '../reliability/hostile';
+import { detachedBuffers, exitWithCallsInFlight, workerTerminated } from '../reliability/teardown';
 import { FaultCluster, MiB } from '../reliability/support';
 
 describe('reliability (short)', function () {
@@ -58,6 +60,24 @@ describe('reliability (short)', function () {
     it('close/shutdown while busy, double close, every method after close', () => closeWhileBusy(confFile(), 'rbd', 'short'));
     it('1,000 open/write/close cycles: no fd or memory growth', () => cycles(confFile(), 'rbd', 1000, 8, 'short'));
     it('8 uploads + 100 small reads/writes for 10 s on one connection', () => load(confFile(), 'rbd', { uploads: 8, uploadBytes: 8 * MiB, small: 100, durationMs: 10_000 }, 'short'));
+  });
+
+  describe('hostile misuse (test/reliability/hostile.ts)', () => {
+    it('Rados/Rbd arguments: coded errors, no secret echoed (confSet key), no size above 2^53', async () => {
+      const cluster = await connect();
+      try {
+        await hostileArguments(cluster, await cluster.openIoctx('rbd'));
+      } finally {
+        await cluster.shutdown();
+      }
+    });
+    it('Cinder: extendVolume never shrinks (1 or 0 GiB on a 2 GiB volume), NaN coded, snapshot.volumeSize checked', () => hostileCinder(confFile(), 'rbd'));
+  });
+
+  describe('teardown with calls in flight (child processes)', () => {
+    it('worker.terminate() mid-call: no abort, its handles (watch, exclusive lock) released', () => workerTerminated(confFile(), 2));
+    it('process.exit() mid-call: no watch or exclusive lock outlives the process', () => exitWithCallsInFlight(confFile()));
+    it("a Buffer's ArrayBuffer transferred mid-read/-write: no crash, the call completes", () => detachedBuffers(confFile()));
   });
 
   it('the public API with random arguments (fast-check, 300 calls)', () => fuzzPublicApi(confFile(), 300, 'short'));
