@@ -16,8 +16,8 @@ import { Semaphore, errorText, retry, type RetryPolicy } from '../internal/retry
 import { ClusterSession } from '../internal/session';
 import { componentLogger, type Logger } from '../logger';
 import type { IoCtx } from '../rados';
-import { Image, Rbd, type TrashEntry } from '../rbd';
-import { checkInteger, checkObject, describeValue, outOfRange } from '../validate';
+import { Rbd, type TrashEntry } from '../rbd';
+import { checkInteger, checkObject, outOfRange } from '../validate';
 import {
   CLONE_SNAP_SUFFIX,
   DELETED_SUFFIX,
