@@ -86,7 +86,12 @@ std::function<void()> Image::TakeRelease() {
   rbd_image_t image = image_;
   image_ = nullptr;
   if (image == nullptr) return nullptr;
-  return [image] { rbd_close(image); };  // Implements: rbd_close
+  std::vector<std::function<void(rbd_image_t)>> unwatch;
+  for (auto& hook : watchHooks_) unwatch.push_back(hook.second.unwatch);
+  return [image, unwatch] {
+    for (auto& fn : unwatch) fn(image);  // watches first: no callback after close
+    rbd_close(image);  // Implements: rbd_close
+  };
 }
 
 ErrorContext Image::Ctx(const char* op) const {
