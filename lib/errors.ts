@@ -102,6 +102,7 @@ export class CompareMismatch extends RbdError {
 
 /** Per-op-family overrides: where the same errno names a different thing than an image. */
 const BY_OP_PREFIX: Array<[string, Record<string, ErrorClass>]> = [
+  ['Group.addImage', { EEXIST: ImageExists }],
   ['Group.', { ENOENT: GroupNotFound, EEXIST: GroupExists }],
   ['Namespace.', { ENOENT: NamespaceNotFound, EEXIST: NamespaceExists }],
   ['Image.compareAndWrite', { EILSEQ: CompareMismatch }],

@@ -88,7 +88,8 @@ static Napi::Value IoctxSetNamespace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   IoCtx* ioctx = IoCtx::FromValue(env, info[0]);
   std::string ns = ArgOptString(info, 1, "namespace");
-  ErrorContext ctx = NsCtx(ioctx, "IoCtx.setNamespace", ns);
+  ErrorContext ctx = ioctx->Ctx("IoCtx.setNamespace");  // a rados call: EBUSY is ObjectBusy
+  ctx.nspace = ns;
   if (!ioctx->IsOpen()) throw Napi::Error(env, MakeClosedError(env, ctx.op, ioctx->Kind()));
   if (ioctx->inflight() > 0) throw Napi::Error(env, MakeCephError(env, -EBUSY, ctx));
   rados_ioctx_set_namespace(ioctx->io(), ns.empty() ? nullptr : ns.c_str());
