@@ -96,7 +96,7 @@ export class NamespaceNotFound extends RbdError {}
 export class NamespaceExists extends RbdError {}
 /** compareAndWrite: the image did not hold the expected bytes (EILSEQ); nothing was written. */
 export class CompareMismatch extends RbdError {
-  /** Image offset of the first byte that differed. */
+  /** Offset of the first byte that differed, from the start of the compared range. */
   mismatchOffset?: number;
 }
 

@@ -81,7 +81,7 @@ declare module './rbd' {
     // ---- data ----
     /** Writes `pattern` repeated over `length` bytes (a multiple of the pattern length). */
     writeSame(offset: number | bigint, length: number | bigint, pattern: Uint8Array, options?: { opFlags?: number }): Promise<number>;
-    /** Writes `data` only if the image holds `compare` there (atomic); else CompareMismatch with mismatchOffset. */
+    /** Writes `data` only if the image holds `compare` there (atomic); else CompareMismatch with mismatchOffset (from `offset`). */
     compareAndWrite(offset: number | bigint, compare: Uint8Array, data: Uint8Array, options?: { opFlags?: number }): Promise<number>;
     aioWriteSame(offset: number | bigint, length: number | bigint, pattern: Uint8Array, options?: { opFlags?: number }): Promise<number>;
     aioCompareAndWrite(offset: number | bigint, compare: Uint8Array, data: Uint8Array, options?: { opFlags?: number }): Promise<number>;

@@ -85,7 +85,7 @@ struct CawResult {
 
 // compareAndWrite(image, offset, compare, data, opFlags) -> bytes written.
 // When the image differs from `compare`, rejects with EILSEQ and the
-// error's `mismatchOffset` is the first differing byte (image offset).
+// error's `mismatchOffset` is the first differing byte, counted from `offset`.
 // Implements: rbd_compare_and_write
 static Napi::Value CompareAndWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
