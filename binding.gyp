@@ -27,7 +27,8 @@
         "native/rbd_update_watch.cc",
         "native/rbd_migration.cc",
         "native/rbd_snap_ext.cc",
-        "native/rbd_image_ext.cc"
+        "native/rbd_image_ext.cc",
+        "native/rbd_image_options.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -30,6 +30,7 @@ export { RbdConfig, type ConfigOption } from './rbd-config';
 export type { ImageWatch, QuiesceHandlers } from './rbd-update-watch';
 export { RbdMigration, type MigrationStatus } from './rbd-migration';
 export { poolStats, OpFlags, type LinkedImage, type MirrorSnapNamespace, type PoolStats, type SnapCreateOptions } from './rbd-image-ext';
+export { ImageOptions, ImageOption } from './rbd-image-options';
 import './rbd-update-watch';
 // ---- end librbd beyond the core
 export * from './errors';

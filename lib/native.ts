@@ -271,7 +271,19 @@ export interface NativeRbdX {
   oldFormat(image: NativeImage): Promise<boolean>;
   listDescendants(image: NativeImage): Promise<NativeLinkedImage[]>;
   poolStats(ioctx: NativeIoCtx): Promise<NativePoolStats>;
+  /** rbd_image_options.cc: new rbdx.ImageOptions() wraps an rbd_image_options_t (synchronous, in memory). */
+  ImageOptions: new () => NativeImageOptionsHandle;
   copySparse(image: NativeImage, dest: NativeIoCtx, destName: string, options: NativeImageOptions, sparseSize: U64, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+}
+export interface NativeImageOptionsHandle {
+  setUint64(key: number, value: U64): void;
+  setString(key: number, value: string): void;
+  getUint64(key: number): number;
+  getString(key: number): string;
+  isSet(key: number): boolean;
+  unset(key: number): void;
+  clear(): void;
+  isEmpty(): boolean;
 }
 // ---- end rbdx ---------------------------------------------------------------
 

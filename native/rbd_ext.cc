@@ -25,6 +25,7 @@ void InitRbdExt(Napi::Env env, Napi::Object exports) {
   AddMigrationFunctions(env, rbdx);
   AddSnapExtFunctions(env, rbdx);
   AddImageExtFunctions(env, rbdx);
+  AddImageOptionsClass(env, rbdx);
   exports.Set("rbdx", rbdx);
 }
 

@@ -8,6 +8,7 @@
 //   rbd_update_watch.cc  update watch and quiesce watch (callbacks on the JS thread)
 //   rbd_migration.cc     live migration
 //   rbd_snap_ext.cc      snapshot namespaces, by-id operations, snap_create2
+//   rbd_image_options.cc ImageOptions (rbd_image_options_t as a JS object)
 //   rbd_image_ext.cc     legacy locks, writesame, compare-and-write, resize2,
 //                        pool stats, descendants, aio variants, aio open/close
 #pragma once
@@ -35,6 +36,7 @@ void AddUpdateWatchFunctions(Napi::Env env, Napi::Object rbdx);
 void AddMigrationFunctions(Napi::Env env, Napi::Object rbdx);
 void AddSnapExtFunctions(Napi::Env env, Napi::Object rbdx);
 void AddImageExtFunctions(Napi::Env env, Napi::Object rbdx);
+void AddImageOptionsClass(Napi::Env env, Napi::Object rbdx);
 
 // A plain call when neither a progress callback nor a cancel flag is given
 // (no thread-safe function, no progress bookkeeping), else the

@@ -7,6 +7,7 @@
 #include "common/progress.h"
 #include "common/retry.h"
 #include "common/worker.h"
+#include "rbd_ext.h"
 #include "common/wrap.h"
 #include "rados_cluster.h"
 #include "rados_ioctx.h"
@@ -216,14 +217,13 @@ Napi::Value Image::DataPoolId(const Napi::CallbackInfo& info) {
   return RunAsyncCount(info.Env(), this, Ctx("Image.dataPoolId"), [img]() -> int64_t { return rbd_get_data_pool_id(img); });
 }
 
-// Implements: rbd_resize_with_progress (shrinking allowed, as python-rbd's default)
+// Implements: rbd_resize, rbd_resize_with_progress (shrinking allowed, as python-rbd's default)
 Napi::Value Image::Resize(const Napi::CallbackInfo& info) {
   uint64_t size = ArgU64(info, 0, "size");
   rbd_image_t img = image_;
-  return RunWithProgress(info.Env(), this, Ctx("Image.resize"), info[1], info[2],
-                         [img, size](librbd_progress_fn_t fn, void* arg) {
-                           return rbd_resize_with_progress(img, size, fn, arg);
-                         });
+  return RunPlainOrProgress(
+      info.Env(), this, Ctx("Image.resize"), info[1], info[2], [img, size] { return rbd_resize(img, size); },
+      [img, size](librbd_progress_fn_t fn, void* arg) { return rbd_resize_with_progress(img, size, fn, arg); });
 }
 
 // Implements: rbd_update_features

@@ -5,6 +5,8 @@ import {
   Image,
   ImageBusy,
   ImageExists,
+  ImageOption,
+  ImageOptions,
   ImageNotFound,
   InvalidArgument,
   IoCtx,
@@ -226,4 +228,97 @@ describe('more image calls (real cluster)', () => {
         await Rbd.remove(ioctx, dest2).catch(() => undefined);
       }
     }, 8 * MiB, RBD_FEATURE_LAYERING, 20));
+});
+
+describe('ImageOptions (rbd_image_options_t)', () => {
+  it('sets, reads back, unsets and clears keys; librbd checks the type of each key', () => {
+    const o = new ImageOptions();
+    assert.equal(o.isEmpty(), true);
+    o.set(ImageOption.ORDER, 22).set(ImageOption.FEATURES, 5n).set(ImageOption.DATA_POOL, 'images');
+    assert.equal(o.isEmpty(), false);
+    assert.equal(o.get(ImageOption.ORDER), 22);
+    assert.equal(o.getUint64(ImageOption.FEATURES), 5);
+    assert.equal(o.get(ImageOption.DATA_POOL), 'images');
+    assert.equal(o.getString(ImageOption.DATA_POOL), 'images');
+    assert.equal(o.isSet(ImageOption.STRIPE_UNIT), false);
+    assert.equal(o.get(ImageOption.STRIPE_UNIT), undefined);
+    assert.throws(() => o.setRaw(ImageOption.ORDER, 'x'), cephError(InvalidArgument, 'EINVAL', -22, 'ImageOptions.setString'));
+    assert.throws(() => o.setRaw(ImageOption.DATA_POOL, 3), cephError(InvalidArgument, 'EINVAL', -22, 'ImageOptions.setUint64'));
+    assert.throws(() => o.getString(ImageOption.ORDER), cephError(InvalidArgument, 'EINVAL', -22, 'ImageOptions.getString'));
+    assert.throws(() => o.getUint64(ImageOption.STRIPE_UNIT), cephError(ImageNotFound, 'ENOENT', -2, 'ImageOptions.getUint64'));
+    o.unset(ImageOption.ORDER);
+    assert.equal(o.isSet(ImageOption.ORDER), false);
+    o.clear();
+    assert.equal(o.isEmpty(), true);
+    assert.throws(() => o.set(-1, 1), { code: 'ERR_OUT_OF_RANGE' });
+  });
+});
+
+describe('plain (no progress) and progress variants of long operations', () => {
+  let ioctx: IoCtx;
+  withPool('rbd', (_c, io) => {
+    ioctx = io;
+  });
+
+  it('resize, flatten, rollback, snapshot remove, sparsify, copy, deep copy, remove, trash remove/purge both ways', async () => {
+    const name = uniqueName('var');
+    await Rbd.create(ioctx, name, 4 * MiB, { features: RBD_FEATURE_LAYERING });
+    const img = await Image.open(ioctx, name);
+    const seen: string[] = [];
+    const p = (what: string) => ({ onProgress: () => void seen.push(what) });
+    try {
+      await img.write(Buffer.alloc(8192, 1), 0);
+      await img.resize(8 * MiB);
+      await img.resize(12 * MiB, p('resize'));
+      assert.equal(await img.size(), 12 * MiB);
+      await img.createSnap('a');
+      await img.createSnap('b');
+      await img.write(Buffer.alloc(8192, 2), 0);
+      await img.rollbackToSnap('a');
+      assert.deepEqual(await img.read(0, 8192), Buffer.alloc(8192, 1));
+      await img.rollbackToSnap('b', p('rollback'));
+      await img.removeSnap('a');
+      await img.removeSnap('b', p('removeSnap'));
+      assert.deepEqual(await img.listSnaps(), []);
+      await img.sparsify(4096);
+      await img.sparsify(4096, p('sparsify'));
+      for (const [i, deep] of [[0, false], [1, false], [2, true], [3, true]] as const) {
+        const dest = `${name}-c${i}`;
+        const opts = i % 2 === 0 ? {} : p(deep ? 'deepCopy' : 'copy');
+        await (deep ? img.deepCopy(ioctx, dest, opts) : img.copy(ioctx, dest, opts));
+        const c = await Image.open(ioctx, dest);
+        assert.deepEqual(await c.read(0, 8192), Buffer.alloc(8192, 1));
+        await c.close();
+      }
+      await Rbd.remove(ioctx, `${name}-c0`);
+      await Rbd.remove(ioctx, `${name}-c1`, p('remove'));
+      await img.createSnap('base');
+      await Rbd.clone(ioctx, name, 'base', ioctx, `${name}-k1`, { cloneFormat: 2 });
+      await Rbd.clone(ioctx, name, 'base', ioctx, `${name}-k2`, { cloneFormat: 2 });
+      for (const [k, opts] of [[`${name}-k1`, {}], [`${name}-k2`, p('flatten')]] as const) {
+        const c = await Image.open(ioctx, k);
+        await c.flatten(opts);
+        await assert.rejects(c.flatten(), cephError(InvalidArgument, 'EINVAL', -22, 'Image.flatten'));
+        await c.close();
+      }
+      await img.removeSnap('base');
+      for (const [i, k] of [`${name}-c2`, `${name}-c3`].entries()) {
+        await Rbd.trashMove(ioctx, k, 0);
+        const entry = (await Rbd.trashList(ioctx)).find((e) => e.name === k);
+        assert.ok(entry);
+        await Rbd.trashRemove(ioctx, entry.id, i === 0 ? {} : p('trashRemove'));
+      }
+      await Rbd.trashMove(ioctx, `${name}-k1`, 0);
+      await Rbd.trashPurge(ioctx, { expireTs: new Date(Date.now() + 60_000) });
+      await Rbd.trashMove(ioctx, `${name}-k2`, 0);
+      await Rbd.trashPurge(ioctx, { expireTs: new Date(Date.now() + 60_000), ...p('trashPurge') });
+      assert.ok(!(await Rbd.trashList(ioctx)).some((e) => e.name.startsWith(name)));
+      await assert.rejects(Rbd.remove(ioctx, `${name}-c0`), cephError(ImageNotFound, 'ENOENT', -2, 'Rbd.remove'));
+      // growing and removing a snapshot report no progress; the others do
+      for (const what of ['rollback', 'sparsify', 'copy', 'deepCopy', 'remove', 'flatten', 'trashRemove', 'trashPurge']) assert.ok(seen.includes(what), what);
+    } finally {
+      await img.close();
+      for (const suffix of ['', '-c0', '-c1', '-c2', '-c3', '-k1', '-k2']) await Rbd.remove(ioctx, name + suffix).catch(() => undefined);
+    }
+  });
 });
