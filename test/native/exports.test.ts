@@ -20,6 +20,30 @@ describe('native addon exports', () => {
     }
   });
 
+  // ---- rbdx (native/rbd_ext.h): librbd beyond the core ----
+  it('exports the rbdx functions lib/native.ts declares, and they reject forged handles with a TypeError', () => {
+    const declared = [
+      'namespaceCreate', 'namespaceRemove', 'namespaceExists', 'namespaceList', 'ioctxSetNamespace',
+      'groupCreate', 'groupRemove', 'groupRename', 'groupList', 'groupImageAdd', 'groupImageRemove', 'groupImageList',
+      'groupSnapCreate', 'groupSnapRemove', 'groupSnapRename', 'groupSnapList', 'groupSnapRollback', 'imageGetGroup',
+      'encryptionFormat', 'encryptionLoad',
+      'poolMetadataGet', 'poolMetadataSet', 'poolMetadataRemove', 'poolMetadataList', 'configPoolList', 'configImageList',
+      'updateWatch', 'quiesceWatch', 'unwatch', 'quiesceComplete',
+      'migrationPrepare', 'migrationPrepareImport', 'migrationExecute', 'migrationCommit', 'migrationAbort', 'migrationStatus', 'imageMigrationSourceSpec',
+      'snapGetName', 'snapGetId', 'snapGetNamespaceType', 'snapGetGroupNamespace', 'snapGetTrashNamespace', 'snapGetMirrorNamespace',
+      'snapRemoveById', 'snapSetById', 'snapCreate2',
+      'lockExclusive', 'lockShared', 'unlock', 'writeSame', 'compareAndWrite', 'aioWriteSame', 'aioCompareAndWrite',
+      'aioRead2', 'aioWrite2', 'aioReadv', 'aioWritev', 'resize2', 'oldFormat', 'listDescendants', 'poolStats', 'copySparse',
+      'ImageOptions',
+    ];
+    const rbdx = addon.rbdx as unknown as Record<string, unknown>;
+    assert.deepEqual(Object.keys(rbdx).sort(), [...declared].sort());
+    for (const name of declared) assert.equal(typeof rbdx[name], 'function', `rbdx.${name}`);
+    assert.throws(() => addon.rbdx.namespaceList({} as never), { name: 'TypeError', message: /Expected a IoCtx handle/ });
+    assert.throws(() => addon.rbdx.writeSame({} as never, 0, 8, Buffer.alloc(1), 0), { name: 'TypeError', message: /Expected a Image handle/ });
+    assert.throws(() => addon.rbdx.updateWatch({} as never, () => undefined), TypeError);
+  });
+
   it('has the same constants as librbd.h', () => {
     for (const [name, value] of Object.entries(addon.constants)) {
       if (name in constants) assert.equal((constants as Record<string, unknown>)[name], value, name);
