@@ -239,13 +239,16 @@ static Napi::Value AioVector(const Napi::CallbackInfo& info, bool write) {
   if (total == 0) throw Napi::RangeError::New(env, "buffers must not all be empty");
   rbd_image_t img = image->image();
   int count = static_cast<int>(n);
-  // The array pins every Buffer in it; the iovec Buffer is pinned too.
-  return StartImageAio(
-      env, image, write ? "Image.aioWritev" : "Image.aioReadv",
-      [img, iov, count, offset, write](rbd_completion_t c) {
-        return write ? rbd_aio_writev(img, iov, count, offset, c) : rbd_aio_readv(img, iov, count, offset, c);
-      },
-      {arr, iovs}, write ? static_cast<int64_t>(total) : -1);
+  ErrorContext ctx = image->Ctx(write ? "Image.aioWritev" : "Image.aioReadv");
+  if (!image->Enter()) return RejectClosed(env, ctx, image);
+  auto* aio = new AioOp(env, image, std::move(ctx));
+  // Each Buffer is pinned itself (the caller may change the array meanwhile), and the iovecs.
+  for (uint32_t i = 0; i < n; ++i) aio->Pin(arr.Get(i).As<Napi::Object>());
+  aio->Pin(iovs);
+  if (write) aio->ResolveWith(static_cast<int64_t>(total));
+  return aio->Start(env, [img, iov, count, offset, write](rbd_completion_t c) {
+    return write ? rbd_aio_writev(img, iov, count, offset, c) : rbd_aio_readv(img, iov, count, offset, c);
+  });
 }
 static Napi::Value AioReadv(const Napi::CallbackInfo& info) { return AioVector(info, false); }
 static Napi::Value AioWritev(const Napi::CallbackInfo& info) { return AioVector(info, true); }

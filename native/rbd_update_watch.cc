@@ -61,7 +61,8 @@ class WatchRecord {
   // Worker/reaper thread: unregister from librbd (idempotent).
   int Unwatch(rbd_image_t img) {
     if (unwatched_.exchange(true)) return 0;
-    int rc = quiesce_ ? rbd_quiesce_unwatch(img, handle) : rbd_update_unwatch(img, handle);
+    uint64_t h = handle.load();
+    int rc = quiesce_ ? rbd_quiesce_unwatch(img, h) : rbd_update_unwatch(img, h);
     Drop();
     return rc;
   }
@@ -71,8 +72,7 @@ class WatchRecord {
     Drop();
   }
 
-  uint64_t handle = 0;
-  bool registered = false;
+  std::atomic<uint64_t> handle{0};  // written by the registering worker, read on the JS thread
 
  private:
   void Post(int event) {
@@ -112,7 +112,7 @@ void WatchRecord::CallJs(Napi::Env env, Napi::Function fn, WatchRecord* self, in
   try {
     static const char* kNames[] = {"update", "quiesce", "unquiesce"};
     fn.Call({Napi::String::New(env, kNames[ev]),
-             Napi::Number::New(env, static_cast<double>(self->handle))});
+             Napi::Number::New(env, static_cast<double>(self->handle.load()))});
   } catch (const Napi::Error&) {
     // lib/ wraps the user callback; anything else is dropped here
   } catch (...) {
@@ -148,7 +148,7 @@ Napi::Value Watch(const Napi::CallbackInfo& info, bool quiesce) {
         uint64_t h = 0;
         rc = quiesce ? rbd_quiesce_watch(img, &WatchRecord::OnQuiesce, &WatchRecord::OnUnquiesce, record, &h)
                      : rbd_update_watch(img, &h, &WatchRecord::OnUpdate, record);
-        record->handle = h;
+        record->handle.store(h);
         if (rc < 0) record->RegistrationFailed();
         return 0;
       },
