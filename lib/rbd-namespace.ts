@@ -2,6 +2,7 @@
  * RBD namespaces (multi-tenant pools: each namespace has its own images,
  * directory and trash), and switching an open IoCtx to another namespace.
  */
+import { HandleClosedError } from './errors';
 import { addon } from './native';
 import { IoCtx } from './rados';
 import './setup';
@@ -34,7 +35,7 @@ declare module './rados' {
      * on this IoCtx is in flight, HandleClosedError when closed.
      */
     setNamespace(namespace: string): void;
-    /** The RADOS namespace the IoCtx works in ('' = default). */
+    /** The RADOS namespace the IoCtx works in ('' = default); HandleClosedError once closed. */
     getNamespace(): string;
   }
 }
@@ -44,5 +45,6 @@ IoCtx.prototype.setNamespace = function setNamespace(this: IoCtx, namespace: str
 };
 
 IoCtx.prototype.getNamespace = function getNamespace(this: IoCtx): string {
+  if (this.state !== 'open') throw new HandleClosedError(`IoCtx.getNamespace: the I/O context is ${this.state}`, 'IoCtx.getNamespace');
   return this.native.namespace;
 };
