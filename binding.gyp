@@ -19,7 +19,17 @@
         "native/rbd_image_io.cc",
         "native/rbd_snap.cc",
         "native/rbd_clone.cc",
-        "native/rbd_image_meta.cc"
+        "native/rbd_image_meta.cc",
+        "native/rbd_ext.cc",
+        "native/rbd_namespace.cc",
+        "native/rbd_group.cc",
+        "native/rbd_encryption.cc",
+        "native/rbd_config.cc",
+        "native/rbd_update_watch.cc",
+        "native/rbd_migration.cc",
+        "native/rbd_snap_ext.cc",
+        "native/rbd_image_ext.cc",
+        "native/rbd_image_options.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

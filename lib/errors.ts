@@ -89,6 +89,26 @@ export class IOError extends RadosError {}
 /** The cluster could not be reached, or the connection was lost. */
 export class ConnectionError extends RadosError {}
 
+// librbd groups, namespaces, compare-and-write (lib/rbd-group.ts, lib/rbd-namespace.ts, lib/rbd-image-ext.ts)
+export class GroupNotFound extends RbdError {}
+export class GroupExists extends RbdError {}
+export class NamespaceNotFound extends RbdError {}
+export class NamespaceExists extends RbdError {}
+/** compareAndWrite: the image did not hold the expected bytes (EILSEQ); nothing was written. */
+export class CompareMismatch extends RbdError {
+  /** Offset of the first byte that differed, from the start of the compared range. */
+  mismatchOffset?: number;
+}
+
+/** Per-op-family overrides: where the same errno names a different thing than an image. */
+const BY_OP_PREFIX: Array<[string, Record<string, ErrorClass>]> = [
+  ['Group.addImage', { EEXIST: ImageExists }],
+  ['Group.', { ENOENT: GroupNotFound, EEXIST: GroupExists }],
+  ['Namespace.', { ENOENT: NamespaceNotFound, EEXIST: NamespaceExists }],
+  ['Image.compareAndWrite', { EILSEQ: CompareMismatch }],
+  ['Image.aioCompareAndWrite', { EILSEQ: CompareMismatch }],
+];
+
 /** A call on a handle that is closing or closed (code 'ERR_CEPH_CLOSED'). */
 export class HandleClosedError extends Error {
   readonly code = 'ERR_CEPH_CLOSED';
@@ -152,6 +172,7 @@ export function errorClassFor(code: string, family: 'rados' | 'rbd', op: string)
     // Any failure to connect is a ConnectionError, except a refused key.
     return code === 'EPERM' || code === 'EACCES' ? PermissionDenied : ConnectionError;
   }
+  for (const [prefix, map] of BY_OP_PREFIX) if (op.startsWith(prefix) && map[code]) return map[code];
   return BY_FAMILY[family][code] ?? (family === 'rbd' ? RbdError : RadosError);
 }
 
@@ -168,6 +189,7 @@ export function toTypedError(error: Error): Error {
     if (typeof raw[key] === 'string') fields[key] = raw[key] as string;
   }
   const typed = new Class(raw.message, fields);
+  if (typed instanceof CompareMismatch && typeof raw.mismatchOffset === 'number') typed.mismatchOffset = raw.mismatchOffset;
   return typed;
 }
 

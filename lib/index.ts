@@ -15,6 +15,24 @@ export {
   type TrashEntry,
 } from './rbd';
 export type { LongOperationOptions } from './progress';
+// ---- librbd beyond the core (namespaces, groups, encryption, config, watches, migration, …)
+export { RbdNamespace } from './rbd-namespace';
+export { RbdGroup, type GroupImageInfo, type GroupSnapInfo, type GroupSnapCreateOptions } from './rbd-group';
+export {
+  RBD_ENCRYPTION_FORMAT_LUKS1,
+  RBD_ENCRYPTION_FORMAT_LUKS2,
+  RBD_ENCRYPTION_ALGORITHM_AES128,
+  RBD_ENCRYPTION_ALGORITHM_AES256,
+  type EncryptionFormat,
+  type EncryptionAlgorithm,
+} from './rbd-encryption';
+export { RbdConfig, type ConfigOption } from './rbd-config';
+export type { ImageWatch, QuiesceHandlers } from './rbd-update-watch';
+export { RbdMigration, type MigrationStatus } from './rbd-migration';
+export { poolStats, OpFlags, type LinkedImage, type MirrorSnapNamespace, type PoolStats, type SnapCreateOptions } from './rbd-image-ext';
+export { ImageOptions, ImageOption } from './rbd-image-options';
+import './rbd-update-watch';
+// ---- end librbd beyond the core
 export * from './errors';
 export * from './constants';
 export {

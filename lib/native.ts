@@ -184,6 +184,113 @@ export interface NativeRbd {
   featuresToString(features: U64): string;
 }
 
+// ---- rbdx: librbd beyond the core (native/rbd_ext.h and its files) --------
+export interface NativeGroupImage { name: string; poolId: number; state: 'attached' | 'incomplete' }
+export interface NativeGroupSnap { name: string; state: 'complete' | 'incomplete' }
+export interface NativeConfigOption { name: string; value: string; source: 'config' | 'pool' | 'image' }
+export interface NativeMigrationStatus {
+  sourcePoolId: number; sourceNamespace: string; sourceImage: string; sourceImageId: string;
+  destPoolId: number; destNamespace: string; destImage: string; destImageId: string;
+  state: 'unknown' | 'error' | 'preparing' | 'prepared' | 'executing' | 'executed' | 'aborting';
+  description: string;
+}
+export interface NativeMirrorSnapNamespace {
+  state: string; peerUuids: string[]; complete: boolean; primaryMirrorUuid: string; primarySnapId: number; lastCopiedObjectNumber: number;
+}
+export interface NativeLinkedImage { poolId: number; pool: string; namespace: string; id: string; image: string; trash: boolean }
+export interface NativePoolStats {
+  images: number; imageProvisionedBytes: number; imageMaxProvisionedBytes: number; imageSnapshots: number;
+  trashImages: number; trashProvisionedBytes: number; trashMaxProvisionedBytes: number; trashSnapshots: number;
+}
+export type NativeWatchEvent = 'update' | 'quiesce' | 'unquiesce';
+
+export interface NativeRbdX {
+  // rbd_namespace.cc
+  namespaceCreate(ioctx: NativeIoCtx, name: string): Promise<void>;
+  namespaceRemove(ioctx: NativeIoCtx, name: string): Promise<void>;
+  namespaceExists(ioctx: NativeIoCtx, name: string): Promise<boolean>;
+  namespaceList(ioctx: NativeIoCtx): Promise<string[]>;
+  /** Synchronous (rados_ioctx_set_namespace does not block); EBUSY while a call is in flight. */
+  ioctxSetNamespace(ioctx: NativeIoCtx, namespace: string): void;
+  // rbd_group.cc
+  groupCreate(ioctx: NativeIoCtx, group: string): Promise<void>;
+  groupRemove(ioctx: NativeIoCtx, group: string): Promise<void>;
+  groupRename(ioctx: NativeIoCtx, group: string, dst: string): Promise<void>;
+  groupList(ioctx: NativeIoCtx): Promise<string[]>;
+  groupImageAdd(ioctx: NativeIoCtx, group: string, imageIoctx: NativeIoCtx, image: string): Promise<void>;
+  groupImageRemove(ioctx: NativeIoCtx, group: string, imageIoctx: NativeIoCtx, imageOrId: string, byId: boolean): Promise<void>;
+  groupImageList(ioctx: NativeIoCtx, group: string): Promise<NativeGroupImage[]>;
+  groupSnapCreate(ioctx: NativeIoCtx, group: string, snap: string, flags?: number): Promise<void>;
+  groupSnapRemove(ioctx: NativeIoCtx, group: string, snap: string): Promise<void>;
+  groupSnapRename(ioctx: NativeIoCtx, group: string, src: string, dst: string): Promise<void>;
+  groupSnapList(ioctx: NativeIoCtx, group: string): Promise<NativeGroupSnap[]>;
+  groupSnapRollback(ioctx: NativeIoCtx, group: string, snap: string, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  imageGetGroup(image: NativeImage): Promise<{ name: string; poolId: number } | null>;
+  // rbd_encryption.cc
+  encryptionFormat(image: NativeImage, format: number, passphrase: string | Buffer, algorithm: number): Promise<void>;
+  encryptionLoad(image: NativeImage, format: number, passphrase: string | Buffer): Promise<void>;
+  // rbd_config.cc
+  poolMetadataGet(ioctx: NativeIoCtx, key: string): Promise<string>;
+  poolMetadataSet(ioctx: NativeIoCtx, key: string, value: string): Promise<void>;
+  poolMetadataRemove(ioctx: NativeIoCtx, key: string): Promise<void>;
+  poolMetadataList(ioctx: NativeIoCtx, startAfter: string, max: number): Promise<Array<[string, string]>>;
+  configPoolList(ioctx: NativeIoCtx): Promise<NativeConfigOption[]>;
+  configImageList(image: NativeImage): Promise<NativeConfigOption[]>;
+  // rbd_update_watch.cc
+  updateWatch(image: NativeImage, callback: (event: NativeWatchEvent, handle: number) => void): Promise<number>;
+  quiesceWatch(image: NativeImage, callback: (event: NativeWatchEvent, handle: number) => void): Promise<number>;
+  unwatch(image: NativeImage, key: number): Promise<void>;
+  quiesceComplete(image: NativeImage, handle: number, rc: number): void;
+  // rbd_migration.cc
+  migrationPrepare(src: NativeIoCtx, srcName: string, dst: NativeIoCtx, dstName: string, options?: NativeImageOptions): Promise<void>;
+  migrationPrepareImport(sourceSpec: string, dst: NativeIoCtx, dstName: string, options?: NativeImageOptions): Promise<void>;
+  migrationExecute(ioctx: NativeIoCtx, name: string, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  migrationCommit(ioctx: NativeIoCtx, name: string, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  migrationAbort(ioctx: NativeIoCtx, name: string, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  migrationStatus(ioctx: NativeIoCtx, name: string): Promise<NativeMigrationStatus>;
+  imageMigrationSourceSpec(image: NativeImage): Promise<string>;
+  // rbd_snap_ext.cc
+  snapGetName(image: NativeImage, id: U64): Promise<string>;
+  snapGetId(image: NativeImage, name: string): Promise<number>;
+  snapGetNamespaceType(image: NativeImage, id: U64): Promise<number>;
+  snapGetGroupNamespace(image: NativeImage, id: U64): Promise<{ poolId: number; group: string; groupSnapshot: string }>;
+  snapGetTrashNamespace(image: NativeImage, id: U64): Promise<string>;
+  snapGetMirrorNamespace(image: NativeImage, id: U64): Promise<NativeMirrorSnapNamespace>;
+  snapRemoveById(image: NativeImage, id: U64): Promise<void>;
+  snapSetById(image: NativeImage, id: U64 | null): Promise<void>;
+  snapCreate2(image: NativeImage, name: string, flags: number, onProgress?: ProgressFn): Promise<void>;
+  // rbd_image_ext.cc
+  lockExclusive(image: NativeImage, cookie: string): Promise<void>;
+  lockShared(image: NativeImage, cookie: string, tag: string): Promise<void>;
+  unlock(image: NativeImage, cookie: string): Promise<void>;
+  writeSame(image: NativeImage, offset: U64, length: U64, pattern: Buffer, opFlags: number): Promise<number>;
+  compareAndWrite(image: NativeImage, offset: U64, compare: Buffer, data: Buffer, opFlags: number): Promise<number>;
+  aioWriteSame(image: NativeImage, offset: U64, length: U64, pattern: Buffer, opFlags: number): Promise<number>;
+  aioCompareAndWrite(image: NativeImage, offset: U64, compare: Buffer, data: Buffer, mismatchOut: Buffer, opFlags: number): Promise<number>;
+  aioRead2(image: NativeImage, offset: U64, buffer: Buffer, opFlags: number): Promise<number>;
+  aioWrite2(image: NativeImage, buffer: Buffer, offset: U64, opFlags: number): Promise<number>;
+  aioReadv(image: NativeImage, offset: U64, buffers: Buffer[]): Promise<number>;
+  aioWritev(image: NativeImage, buffers: Buffer[], offset: U64): Promise<number>;
+  resize2(image: NativeImage, size: U64, allowShrink: boolean, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+  oldFormat(image: NativeImage): Promise<boolean>;
+  listDescendants(image: NativeImage): Promise<NativeLinkedImage[]>;
+  poolStats(ioctx: NativeIoCtx): Promise<NativePoolStats>;
+  /** rbd_image_options.cc: new rbdx.ImageOptions() wraps an rbd_image_options_t (synchronous, in memory). */
+  ImageOptions: new () => NativeImageOptionsHandle;
+  copySparse(image: NativeImage, dest: NativeIoCtx, destName: string, options: NativeImageOptions, sparseSize: U64, onProgress?: ProgressFn, cancel?: CancelFlag): Promise<void>;
+}
+export interface NativeImageOptionsHandle {
+  setUint64(key: number, value: U64): void;
+  setString(key: number, value: string): void;
+  getUint64(key: number): number;
+  getString(key: number): string;
+  isSet(key: number): boolean;
+  unset(key: number): void;
+  clear(): void;
+  isEmpty(): boolean;
+}
+// ---- end rbdx ---------------------------------------------------------------
+
 /** native/hash.cc: incremental digests off the JS thread, one serial lane per algorithm. */
 export interface NativeHasher {
   /** The algorithm names, in the order digest() answers. */
@@ -200,6 +307,8 @@ export interface NativeAddon {
   connect(options: NativeConnectOptions): Promise<NativeRadosCluster>;
   openImage(ioctx: NativeIoCtx, nameOrId: string, options?: { readOnly?: boolean; snapshot?: string; byId?: boolean }): Promise<NativeImage>;
   rbd: NativeRbd;
+  /** librbd beyond the core: namespaces, groups, encryption, config, watches, migration, … */
+  rbdx: NativeRbdX;
   constants: Record<string, number>;
   setErrorFactory(factory: (error: Error) => Error): void;
   /** TypeError (ERR_CRYPTO_INVALID_DIGEST) for a name OpenSSL does not know. */

@@ -11,6 +11,7 @@
 #include "rados_cluster.h"
 #include "rados_ioctx.h"
 #include "rbd_admin.h"
+#include "rbd_ext.h"
 #include "rbd_image.h"
 
 namespace cephrbd {
@@ -81,6 +82,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   IoCtx::Init(env, exports);
   Image::Init(env, exports);
   InitRbdAdmin(env, exports);
+  InitRbdExt(env, exports);
   InitHash(env, exports);
   exports.Set("constants", Constants(env));
   exports.Set("releaseAll", Napi::Function::New(env, ReleaseAll, "releaseAll"));

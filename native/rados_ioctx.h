@@ -29,6 +29,8 @@ class IoCtx : public Napi::ObjectWrap<IoCtx>, public Handle {
   rados_ioctx_t io() const { return io_; }
   const std::string& pool() const { return pool_; }
   const std::string& nspace() const { return ns_; }
+  // rbd_namespace.cc: after rados_ioctx_set_namespace succeeded.
+  void set_nspace(const std::string& ns) { ns_ = ns; }
   Napi::Object JsObject() override { return Value(); }
   // Error context for a call in this pool: family "rados" or "rbd".
   ErrorContext Ctx(const char* op, const char* family = "rados") const;

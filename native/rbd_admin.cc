@@ -12,6 +12,7 @@
 #include "common/progress.h"
 #include "common/retry.h"
 #include "common/worker.h"
+#include "rbd_ext.h"
 #include "rados_ioctx.h"
 
 namespace cephrbd {
@@ -162,16 +163,16 @@ static Napi::Value Create(const Napi::CallbackInfo& info) {
 }
 
 // remove(ioctx, name, onProgress?, cancelFlag?)
-// Implements: rbd_remove_with_progress
+// Implements: rbd_remove, rbd_remove_with_progress
 static Napi::Value Remove(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   IoCtx* ioctx = IoCtx::FromValue(env, info[0]);
   std::string name = ArgString(info, 1, "name");
   rados_ioctx_t io = ioctx->io();
-  return RunWithProgress(env, ioctx, ImageCtx(ioctx, "Rbd.remove", name), info[2], info[3],
-                         [io, name](librbd_progress_fn_t fn, void* arg) {
-                           return rbd_remove_with_progress(io, name.c_str(), fn, arg);
-                         });
+  return RunPlainOrProgress(
+      env, ioctx, ImageCtx(ioctx, "Rbd.remove", name), info[2], info[3],
+      [io, name] { return rbd_remove(io, name.c_str()); },
+      [io, name](librbd_progress_fn_t fn, void* arg) { return rbd_remove_with_progress(io, name.c_str(), fn, arg); });
 }
 
 // rename(ioctx, src, dst)

@@ -10,6 +10,7 @@
 #include "common/progress.h"
 #include "common/retry.h"
 #include "common/worker.h"
+#include "rbd_ext.h"
 #include "rados_ioctx.h"
 #include "rbd_admin.h"
 
@@ -121,24 +122,26 @@ static Napi::Value TrashRestore(const Napi::CallbackInfo& info) {
 
 // trashRemove(ioctx, id, force, onProgress?, cancelFlag?); EPERM before the
 // deferment ends unless force.
-// Implements: rbd_trash_remove_with_progress
+// Implements: rbd_trash_remove, rbd_trash_remove_with_progress
 static Napi::Value TrashRemove(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   IoCtx* ioctx = IoCtx::FromValue(env, info[0]);
   std::string id = ArgString(info, 1, "id");
   bool force = ArgBool(info, 2);
   rados_ioctx_t io = ioctx->io();
-  return RunWithProgress(env, ioctx, ImageCtx(ioctx, "Rbd.trashRemove", id), info[3], info[4],
-                         [io, id, force](librbd_progress_fn_t fn, void* arg) {
-                           return rbd_trash_remove_with_progress(io, id.c_str(), force, fn, arg);
-                         });
+  return RunPlainOrProgress(
+      env, ioctx, ImageCtx(ioctx, "Rbd.trashRemove", id), info[3], info[4],
+      [io, id, force] { return rbd_trash_remove(io, id.c_str(), force); },
+      [io, id, force](librbd_progress_fn_t fn, void* arg) {
+        return rbd_trash_remove_with_progress(io, id.c_str(), force, fn, arg);
+      });
 }
 
 // trashPurge(ioctx, expireTsSeconds, threshold, onProgress?, cancelFlag?):
 // removes user-trashed images whose deferment ended by expireTs. librbd
 // takes threshold -1 as "not set" (anything else must be 0..1, the pool
 // usage above which it purges), so every negative number becomes -1.
-// Implements: rbd_trash_purge_with_progress
+// Implements: rbd_trash_purge, rbd_trash_purge_with_progress
 static Napi::Value TrashPurge(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   IoCtx* ioctx = IoCtx::FromValue(env, info[0]);
@@ -147,11 +150,12 @@ static Napi::Value TrashPurge(const Napi::CallbackInfo& info) {
   double t = info[2].As<Napi::Number>().DoubleValue();
   float threshold = t < 0 ? -1.0f : static_cast<float>(t);
   rados_ioctx_t io = ioctx->io();
-  return RunWithProgress(env, ioctx, ioctx->Ctx("Rbd.trashPurge", "rbd"), info[3], info[4],
-                         [io, expire, threshold](librbd_progress_fn_t fn, void* arg) {
-                           return rbd_trash_purge_with_progress(io, static_cast<time_t>(expire), threshold,
-                                                                fn, arg);
-                         });
+  return RunPlainOrProgress(
+      env, ioctx, ioctx->Ctx("Rbd.trashPurge", "rbd"), info[3], info[4],
+      [io, expire, threshold] { return rbd_trash_purge(io, static_cast<time_t>(expire), threshold); },
+      [io, expire, threshold](librbd_progress_fn_t fn, void* arg) {
+        return rbd_trash_purge_with_progress(io, static_cast<time_t>(expire), threshold, fn, arg);
+      });
 }
 
 void AddTrashFunctions(Napi::Env env, Napi::Object rbd) {

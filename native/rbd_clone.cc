@@ -9,6 +9,7 @@
 #include "common/progress.h"
 #include "common/retry.h"
 #include "common/worker.h"
+#include "rbd_ext.h"
 #include "rados_ioctx.h"
 #include "rbd_admin.h"
 #include "rbd_image.h"
@@ -46,11 +47,12 @@ Child CopyChild(const rbd_linked_image_spec_t& spec) {
 }  // namespace
 
 // flatten(onProgress?, cancelFlag?): EINVAL when the image is not a clone.
-// Implements: rbd_flatten_with_progress
+// Implements: rbd_flatten, rbd_flatten_with_progress
 Napi::Value Image::Flatten(const Napi::CallbackInfo& info) {
   rbd_image_t img = image_;
-  return RunWithProgress(info.Env(), this, Ctx("Image.flatten"), info[0], info[1],
-                         [img](librbd_progress_fn_t fn, void* arg) { return rbd_flatten_with_progress(img, fn, arg); });
+  return RunPlainOrProgress(
+      info.Env(), this, Ctx("Image.flatten"), info[0], info[1], [img] { return rbd_flatten(img); },
+      [img](librbd_progress_fn_t fn, void* arg) { return rbd_flatten_with_progress(img, fn, arg); });
 }
 
 // parentInfo() -> { pool, namespace, image, id, snapshot, snapshotId, trash };
@@ -142,9 +144,10 @@ Napi::Value Image::Overlap(const Napi::CallbackInfo& info) {
 // aborted. Either way the destination image is left for the caller to remove.
 using CopyFn = int (*)(rbd_image_t, rados_ioctx_t, const char*, rbd_image_options_t, librbd_progress_fn_t,
                        void*);
+using PlainCopyFn = int (*)(rbd_image_t, rados_ioctx_t, const char*, rbd_image_options_t);
 
 static Napi::Value CopyTo(const Napi::CallbackInfo& info, Image* self, rbd_image_t img, ErrorContext ctx,
-                          CopyFn fn) {
+                          CopyFn fn, PlainCopyFn plain) {
   Napi::Env env = info.Env();
   IoCtx* dest = IoCtx::FromValue(env, info[0]);
   std::string name = ArgString(info, 1, "destName");
@@ -152,6 +155,11 @@ static Napi::Value CopyTo(const Napi::CallbackInfo& info, Image* self, rbd_image
   std::shared_ptr<void> destRef = EnterSecondHandle(env, dest);
   if (!destRef) return RejectClosed(env, ctx, dest);
   rados_ioctx_t io = dest->io();
+  if (!info[3].IsFunction() && !info[4].IsTypedArray()) {  // no progress asked: the plain call
+    return RunAsyncVoid(env, self, std::move(ctx), [destRef, img, io, name, o, plain] {
+      return WithImageOptions(o, [&](rbd_image_options_t opts) { return plain(img, io, name.c_str(), opts); });
+    });
+  }
   return RunWithProgress(env, self, std::move(ctx), info[3], info[4],
                          [destRef, img, io, name, o, fn](librbd_progress_fn_t cb, void* arg) {
                            int rc = WithImageOptions(o, [&](rbd_image_options_t opts) {
@@ -164,15 +172,15 @@ static Napi::Value CopyTo(const Napi::CallbackInfo& info, Image* self, rbd_image
 }
 
 // Copies the data at the current snapshot (or head) into a new image.
-// Implements: rbd_copy_with_progress3
+// Implements: rbd_copy3, rbd_copy_with_progress3
 Napi::Value Image::Copy(const Napi::CallbackInfo& info) {
-  return CopyTo(info, this, image_, Ctx("Image.copy"), &rbd_copy_with_progress3);
+  return CopyTo(info, this, image_, Ctx("Image.copy"), &rbd_copy_with_progress3, &rbd_copy3);
 }
 
 // Copies the image with its snapshots (and clone parent link).
-// Implements: rbd_deep_copy_with_progress
+// Implements: rbd_deep_copy, rbd_deep_copy_with_progress
 Napi::Value Image::DeepCopy(const Napi::CallbackInfo& info) {
-  return CopyTo(info, this, image_, Ctx("Image.deepCopy"), &rbd_deep_copy_with_progress);
+  return CopyTo(info, this, image_, Ctx("Image.deepCopy"), &rbd_deep_copy_with_progress, &rbd_deep_copy);
 }
 
 // clone(parentIoctx, parentName, snapName, childIoctx, childName, options)

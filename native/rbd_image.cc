@@ -7,6 +7,7 @@
 #include "common/progress.h"
 #include "common/retry.h"
 #include "common/worker.h"
+#include "rbd_ext.h"
 #include "common/wrap.h"
 #include "rados_cluster.h"
 #include "rados_ioctx.h"
@@ -86,7 +87,12 @@ std::function<void()> Image::TakeRelease() {
   rbd_image_t image = image_;
   image_ = nullptr;
   if (image == nullptr) return nullptr;
-  return [image] { rbd_close(image); };  // Implements: rbd_close
+  std::vector<std::function<void(rbd_image_t)>> unwatch;
+  for (auto& hook : watchHooks_) unwatch.push_back(hook.second.unwatch);
+  return [image, unwatch] {
+    for (auto& fn : unwatch) fn(image);  // watches first: no callback after close
+    rbd_close(image);  // Implements: rbd_close
+  };
 }
 
 ErrorContext Image::Ctx(const char* op) const {
@@ -207,14 +213,13 @@ Napi::Value Image::DataPoolId(const Napi::CallbackInfo& info) {
   return RunAsyncCount(info.Env(), this, Ctx("Image.dataPoolId"), [img]() -> int64_t { return rbd_get_data_pool_id(img); });
 }
 
-// Implements: rbd_resize_with_progress (shrinking allowed, as python-rbd's default)
+// Implements: rbd_resize, rbd_resize_with_progress (shrinking allowed, as python-rbd's default)
 Napi::Value Image::Resize(const Napi::CallbackInfo& info) {
   uint64_t size = ArgU64(info, 0, "size");
   rbd_image_t img = image_;
-  return RunWithProgress(info.Env(), this, Ctx("Image.resize"), info[1], info[2],
-                         [img, size](librbd_progress_fn_t fn, void* arg) {
-                           return rbd_resize_with_progress(img, size, fn, arg);
-                         });
+  return RunPlainOrProgress(
+      info.Env(), this, Ctx("Image.resize"), info[1], info[2], [img, size] { return rbd_resize(img, size); },
+      [img, size](librbd_progress_fn_t fn, void* arg) { return rbd_resize_with_progress(img, size, fn, arg); });
 }
 
 // Implements: rbd_update_features

@@ -8,6 +8,8 @@
 #include <napi.h>
 #include <rbd/librbd.h>
 
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,27 @@ class Image : public Napi::ObjectWrap<Image>, public Handle {
   Napi::Object JsObject() override { return Value(); }
   ErrorContext Ctx(const char* op) const;
   ErrorContext SnapCtx(const char* op, const std::string& snap) const;
+  // Starts an operation for a synchronous (non-blocking) librbd call; throws
+  // the closed error when the image is not open. Pair with Leave().
+  void EnterOrThrow(Napi::Env env, const char* op);
+  // rbd_snap_ext.cc: after rbd_snap_set_by_id succeeded.
+  void set_snap(const std::string& snap) { snap_ = snap; }
+
+  // Watches registered on this image (rbd_update_watch.cc): `unwatch` runs
+  // on the releasing thread just before rbd_close, `closed` on the JS thread
+  // once the image is closed, so a closed image never calls back.
+  struct WatchHook {
+    std::function<void(rbd_image_t)> unwatch;
+    std::function<void()> closed;
+  };
+  void AddWatchHook(uint64_t key, WatchHook hook) { watchHooks_[key] = std::move(hook); }
+  bool TakeWatchHook(uint64_t key, WatchHook* out) {
+    auto it = watchHooks_.find(key);
+    if (it == watchHooks_.end()) return false;
+    *out = std::move(it->second);
+    watchHooks_.erase(it);
+    return true;
+  }
 
   // Each file registers its methods.
   static void AddCoreMethods(Props& props);
@@ -44,7 +67,13 @@ class Image : public Napi::ObjectWrap<Image>, public Handle {
 
  private:
   std::function<void()> TakeRelease() override;
-  void OnClosed() override { parentRef_.Reset(); }
+  void OnClosed() override {
+    for (auto& hook : watchHooks_) {
+      if (hook.second.closed) hook.second.closed();
+    }
+    watchHooks_.clear();
+    parentRef_.Reset();
+  }
 
   // rbd_image.cc
   Napi::Value Close(const Napi::CallbackInfo& info);
@@ -127,6 +156,7 @@ class Image : public Napi::ObjectWrap<Image>, public Handle {
   std::string snap_;  // the snapshot the image is set to ("" = head)
   bool readOnly_ = false;
   Napi::ObjectReference parentRef_;
+  std::map<uint64_t, WatchHook> watchHooks_;
 };
 
 }  // namespace cephrbd

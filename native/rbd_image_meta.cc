@@ -11,6 +11,7 @@
 #include "common/progress.h"
 #include "common/retry.h"
 #include "common/worker.h"
+#include "rbd_ext.h"
 #include "rbd_image.h"
 
 namespace cephrbd {
@@ -387,16 +388,18 @@ Napi::Value Image::RebuildObjectMap(const Napi::CallbackInfo& info) {
 
 // sparsify(sparseSize, onProgress?, cancel?): deallocates zero-filled runs
 // of at least sparseSize bytes (a power of two, 4 KiB..object size).
-// Implements: rbd_sparsify_with_progress
+// Implements: rbd_sparsify, rbd_sparsify_with_progress
 Napi::Value Image::Sparsify(const Napi::CallbackInfo& info) {
   uint64_t sparse = ArgU64(info, 0, "sparseSize");
   if (sparse > SIZE_MAX) throw Napi::RangeError::New(info.Env(), "sparseSize is out of range");
   size_t sparseSize = static_cast<size_t>(sparse);
   rbd_image_t img = image_;
-  return RunWithProgress(info.Env(), this, Ctx("Image.sparsify"), info[1], info[2],
-                         [img, sparseSize](librbd_progress_fn_t fn, void* arg) {
-                           return rbd_sparsify_with_progress(img, sparseSize, fn, arg);
-                         });
+  return RunPlainOrProgress(
+      info.Env(), this, Ctx("Image.sparsify"), info[1], info[2],
+      [img, sparseSize] { return rbd_sparsify(img, sparseSize); },
+      [img, sparseSize](librbd_progress_fn_t fn, void* arg) {
+        return rbd_sparsify_with_progress(img, sparseSize, fn, arg);
+      });
 }
 
 }  // namespace cephrbd

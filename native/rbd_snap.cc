@@ -9,6 +9,7 @@
 #include "common/progress.h"
 #include "common/retry.h"
 #include "common/worker.h"
+#include "rbd_ext.h"
 #include "rbd_image.h"
 
 namespace cephrbd {
@@ -38,11 +39,16 @@ Napi::Value Image::CreateSnap(const Napi::CallbackInfo& info) {
 }
 
 // removeSnap(name, flags, onProgress?, cancelFlag?); flags are RBD_SNAP_REMOVE_*.
-// Implements: rbd_snap_remove2
+// Without flags, progress or cancel: the plain rbd_snap_remove.
+// Implements: rbd_snap_remove, rbd_snap_remove2
 Napi::Value Image::RemoveSnap(const Napi::CallbackInfo& info) {
   std::string snap = ArgString(info, 0, "snapshot");
   uint32_t flags = info[1].IsNumber() ? info[1].As<Napi::Number>().Uint32Value() : 0;
   rbd_image_t img = image_;
+  if (flags == 0 && !info[2].IsFunction() && !info[3].IsTypedArray()) {
+    return RunAsyncVoid(info.Env(), this, SnapCtx("Image.removeSnap", snap),
+                        [img, snap] { return rbd_snap_remove(img, snap.c_str()); });
+  }
   return RunWithProgress(info.Env(), this, SnapCtx("Image.removeSnap", snap), info[2], info[3],
                          [img, snap, flags](librbd_progress_fn_t fn, void* arg) {
                            return rbd_snap_remove2(img, snap.c_str(), flags, fn, arg);
@@ -154,14 +160,16 @@ Napi::Value Image::ListSnaps(const Napi::CallbackInfo& info) {
       });
 }
 
-// Implements: rbd_snap_rollback_with_progress
+// Implements: rbd_snap_rollback, rbd_snap_rollback_with_progress
 Napi::Value Image::RollbackToSnap(const Napi::CallbackInfo& info) {
   std::string snap = ArgString(info, 0, "snapshot");
   rbd_image_t img = image_;
-  return RunWithProgress(info.Env(), this, SnapCtx("Image.rollbackToSnap", snap), info[1], info[2],
-                         [img, snap](librbd_progress_fn_t fn, void* arg) {
-                           return rbd_snap_rollback_with_progress(img, snap.c_str(), fn, arg);
-                         });
+  return RunPlainOrProgress(
+      info.Env(), this, SnapCtx("Image.rollbackToSnap", snap), info[1], info[2],
+      [img, snap] { return rbd_snap_rollback(img, snap.c_str()); },
+      [img, snap](librbd_progress_fn_t fn, void* arg) {
+        return rbd_snap_rollback_with_progress(img, snap.c_str(), fn, arg);
+      });
 }
 
 // setSnap(name | null): read from a snapshot, or back to the head.

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 
 import * as constants from '../../lib/constants';
-import { addon, type NativeAddon, type NativeHasher, type NativeImage, type NativeIoCtx, type NativeRadosCluster, type NativeRbd } from '../../lib/native';
+import { addon, type NativeAddon, type NativeHasher, type NativeImage, type NativeIoCtx, type NativeRadosCluster, type NativeRbd, type NativeRbdX } from '../../lib/native';
 
 /**
  * Every key of a declared native interface, marked method or property. The
@@ -13,7 +13,7 @@ type Kinds<T> = Record<keyof T, 'method' | 'property'>;
 
 const ADDON = {
   connect: 'method', openImage: 'method', setErrorFactory: 'method', createHasher: 'method', releaseAll: 'method',
-  rbd: 'property', constants: 'property', Hasher: 'method', RadosCluster: 'method', IoCtx: 'method', Image: 'method',
+  rbd: 'property', rbdx: 'property', constants: 'property', Hasher: 'method', RadosCluster: 'method', IoCtx: 'method', Image: 'method',
 } as const satisfies Kinds<NativeAddon>;
 
 const RBD = {
@@ -51,6 +51,25 @@ const IMAGE = {
   isExclusiveLockOwner: 'method', listWatchers: 'method', rebuildObjectMap: 'method', sparsify: 'method',
 } as const satisfies Kinds<NativeImage>;
 
+const RBDX = {
+  namespaceCreate: 'method', namespaceRemove: 'method', namespaceExists: 'method', namespaceList: 'method',
+  ioctxSetNamespace: 'method', groupCreate: 'method', groupRemove: 'method', groupRename: 'method',
+  groupList: 'method', groupImageAdd: 'method', groupImageRemove: 'method', groupImageList: 'method',
+  groupSnapCreate: 'method', groupSnapRemove: 'method', groupSnapRename: 'method', groupSnapList: 'method',
+  groupSnapRollback: 'method', imageGetGroup: 'method', encryptionFormat: 'method', encryptionLoad: 'method',
+  poolMetadataGet: 'method', poolMetadataSet: 'method', poolMetadataRemove: 'method', poolMetadataList: 'method',
+  configPoolList: 'method', configImageList: 'method', updateWatch: 'method', quiesceWatch: 'method',
+  unwatch: 'method', quiesceComplete: 'method', migrationPrepare: 'method', migrationPrepareImport: 'method',
+  migrationExecute: 'method', migrationCommit: 'method', migrationAbort: 'method', migrationStatus: 'method',
+  imageMigrationSourceSpec: 'method', snapGetName: 'method', snapGetId: 'method', snapGetNamespaceType: 'method',
+  snapGetGroupNamespace: 'method', snapGetTrashNamespace: 'method', snapGetMirrorNamespace: 'method',
+  snapRemoveById: 'method', snapSetById: 'method', snapCreate2: 'method', lockExclusive: 'method',
+  lockShared: 'method', unlock: 'method', writeSame: 'method', compareAndWrite: 'method', aioWriteSame: 'method',
+  aioCompareAndWrite: 'method', aioRead2: 'method', aioWrite2: 'method', aioReadv: 'method', aioWritev: 'method',
+  resize2: 'method', oldFormat: 'method', listDescendants: 'method', poolStats: 'method', copySparse: 'method',
+  ImageOptions: 'method',
+} as const satisfies Kinds<NativeRbdX>;
+
 const HASHER = { algorithms: 'property', pending: 'property', update: 'method', digest: 'method' } as const satisfies Kinds<NativeHasher>;
 
 function methodsOf(kinds: Record<string, 'method' | 'property'>): string[] {
@@ -76,6 +95,15 @@ describe('native addon exports', () => {
   it('exports nothing lib/native.ts does not declare', () => {
     assert.deepEqual(Object.keys(addon).sort(), Object.keys(ADDON).sort());
     assert.deepEqual(Object.keys(addon.rbd).sort(), Object.keys(RBD).sort());
+    assert.deepEqual(Object.keys(addon.rbdx).sort(), Object.keys(RBDX).sort());
+  });
+
+  it('rbdx functions reject forged handles with a TypeError', () => {
+    const rbdx = addon.rbdx as unknown as Record<string, unknown>;
+    for (const name of methodsOf(RBDX)) assert.equal(typeof rbdx[name], 'function', `rbdx.${name}`);
+    assert.throws(() => addon.rbdx.namespaceList({} as never), { name: 'TypeError', message: /Expected a IoCtx handle/ });
+    assert.throws(() => addon.rbdx.writeSame({} as never, 0, 8, Buffer.alloc(1), 0), { name: 'TypeError', message: /Expected a Image handle/ });
+    assert.throws(() => addon.rbdx.updateWatch({} as never, () => undefined), TypeError);
   });
 
   it('has the same constants as librbd.h', () => {
