@@ -89,6 +89,25 @@ export class IOError extends RadosError {}
 /** The cluster could not be reached, or the connection was lost. */
 export class ConnectionError extends RadosError {}
 
+// librados errno classes (names as in Ceph's rados.pyx).
+/** ENOTCONN: not connected, e.g. a watch whose session broke (Watch.check). */
+export class NotConnected extends ConnectionError {}
+/** ESHUTDOWN: the client was shut down or blocklisted by the cluster; reconnect to go on. */
+export class ConnectionShutdown extends ConnectionError {}
+/** EINTR: the call was interrupted. */
+export class Interrupted extends RadosError {}
+/** EINPROGRESS: the operation is already in progress. */
+export class InProgress extends RadosError {}
+/** EISCONN: already connected. */
+export class IsConnected extends RadosError {}
+/** ERANGE: a value out of range, e.g. assertVersion on an object newer than asked. */
+export class OutOfRange extends RadosError {}
+/** EILSEQ: a compare-extent found different data; `mismatchOffset` is where. */
+export class CompareMismatch extends RadosError {
+  /** Offset of the first differing byte, relative to the compared extent. */
+  declare mismatchOffset?: number;
+}
+
 /** A call on a handle that is closing or closed (code 'ERR_CEPH_CLOSED'). */
 export class HandleClosedError extends Error {
   readonly code = 'ERR_CEPH_CLOSED';
@@ -119,9 +138,12 @@ const SHARED: Record<string, ErrorClass> = {
   EDQUOT: DiskQuotaExceeded,
   ETIMEDOUT: TimedOut,
   EIO: IOError,
-  ENOTCONN: ConnectionError,
-  ESHUTDOWN: ConnectionError,
+  ENOTCONN: NotConnected,
+  ESHUTDOWN: ConnectionShutdown,
   ECONNREFUSED: ConnectionError,
+  EINTR: Interrupted,
+  EINPROGRESS: InProgress,
+  EISCONN: IsConnected,
 };
 
 const BY_FAMILY: Record<'rados' | 'rbd', Record<string, ErrorClass>> = {
@@ -143,6 +165,9 @@ const BY_FAMILY: Record<'rados' | 'rbd', Record<string, ErrorClass>> = {
     EEXIST: ObjectExists,
     EBUSY: ObjectBusy,
     ENODATA: NoData,
+    ERANGE: OutOfRange,
+    EILSEQ: CompareMismatch,
+    ECANCELED: OperationCanceled,
   },
 };
 
