@@ -81,39 +81,39 @@ declare module './rados' {
 }
 
 extend(Rados.prototype, {
-  mgrCommand(this: Rados, command: object | string, inbuf?: Buffer, options: { target?: string } = {}) {
+  async mgrCommand(this: Rados, command: object | string, inbuf?: Buffer, options: { target?: string } = {}) {
     const o = checkObject<{ target: string }>(options, 'options');
     if (o.target !== undefined) return addon.rados.command(this.native, 'mgrTarget', checkName(o.target, 'options.target'), commandJson(command), input(inbuf));
     return addon.rados.command(this.native, 'mgr', undefined, commandJson(command), input(inbuf));
   },
-  osdCommand(this: Rados, osdId: number, command: object | string, inbuf?: Buffer): Promise<NativeMonReply> {
+  async osdCommand(this: Rados, osdId: number, command: object | string, inbuf?: Buffer): Promise<NativeMonReply> {
     return addon.rados.command(this.native, 'osd', String(checkInteger(osdId, 'osdId', 0, 2 ** 31 - 1)), commandJson(command), input(inbuf));
   },
-  pgCommand(this: Rados, pgId: string, command: object | string, inbuf?: Buffer) {
+  async pgCommand(this: Rados, pgId: string, command: object | string, inbuf?: Buffer) {
     return addon.rados.command(this.native, 'pg', checkName(pgId, 'pgId'), commandJson(command), input(inbuf));
   },
-  monCommandTarget(this: Rados, monName: string, command: object | string, inbuf?: Buffer) {
+  async monCommandTarget(this: Rados, monName: string, command: object | string, inbuf?: Buffer) {
     return addon.rados.command(this.native, 'monTarget', checkName(monName, 'monName'), commandJson(command), input(inbuf));
   },
-  blocklistAdd(this: Rados, address: string, expireSeconds = 0) {
+  async blocklistAdd(this: Rados, address: string, expireSeconds = 0) {
     return addon.rados.blocklistAdd(this.native, checkName(address, 'address'), checkInteger(expireSeconds, 'expireSeconds', 0, 2 ** 32 - 1));
   },
-  pingMonitor(this: Rados, monId: string) {
+  async pingMonitor(this: Rados, monId: string) {
     return addon.rados.pingMonitor(this.native, checkName(monId, 'monId'));
   },
-  getAddrs(this: Rados) {
+  async getAddrs(this: Rados) {
     return addon.rados.getAddrs(this.native);
   },
-  poolGetBaseTier(this: Rados, poolId: number) {
+  async poolGetBaseTier(this: Rados, poolId: number) {
     return addon.rados.poolGetBaseTier(this.native, checkInteger(poolId, 'poolId', 0, Number.MAX_SAFE_INTEGER));
   },
-  minCompatibleClient(this: Rados) {
+  async minCompatibleClient(this: Rados) {
     return addon.rados.minCompatibleClient(this.native);
   },
-  inconsistentPgs(this: Rados, poolId: number) {
+  async inconsistentPgs(this: Rados, poolId: number) {
     return addon.rados.inconsistentPgs(this.native, checkInteger(poolId, 'poolId', 0, Number.MAX_SAFE_INTEGER));
   },
-  createPoolWithRule(this: Rados, name: string, crushRule: number) {
+  async createPoolWithRule(this: Rados, name: string, crushRule: number) {
     return addon.rados.createPoolWithRule(this.native, checkName(name, 'name'), checkInteger(crushRule, 'crushRule', 0, 255));
   },
   async openIoctxById(this: Rados, poolId: number) {
@@ -126,26 +126,26 @@ extend(Rados.prototype, {
 });
 
 extend(IoCtx.prototype, {
-  applicationEnable(this: IoCtx, app: string, options: { force?: boolean } = {}) {
+  async applicationEnable(this: IoCtx, app: string, options: { force?: boolean } = {}) {
     const o = checkObject<{ force: boolean }>(options, 'options');
     return addon.rados.applicationEnable(this.native, checkName(app, 'app'), o.force === undefined ? false : checkBoolean(o.force, 'options.force'));
   },
-  applicationList(this: IoCtx) {
+  async applicationList(this: IoCtx) {
     return addon.rados.applicationList(this.native);
   },
-  applicationMetadataGet(this: IoCtx, app: string, key: string) {
+  async applicationMetadataGet(this: IoCtx, app: string, key: string) {
     return addon.rados.applicationMetadataGet(this.native, checkName(app, 'app'), checkName(key, 'key'));
   },
-  applicationMetadataSet(this: IoCtx, app: string, key: string, value: string) {
+  async applicationMetadataSet(this: IoCtx, app: string, key: string, value: string) {
     return addon.rados.applicationMetadataSet(this.native, checkName(app, 'app'), checkName(key, 'key'), checkString(value, 'value'));
   },
-  applicationMetadataRemove(this: IoCtx, app: string, key: string) {
+  async applicationMetadataRemove(this: IoCtx, app: string, key: string) {
     return addon.rados.applicationMetadataRemove(this.native, checkName(app, 'app'), checkName(key, 'key'));
   },
   async applicationMetadataList(this: IoCtx, app: string) {
     return new Map(await addon.rados.applicationMetadataList(this.native, checkName(app, 'app')));
   },
-  poolAlignment(this: IoCtx) {
+  async poolAlignment(this: IoCtx) {
     return addon.rados.poolAlignment(this.native);
   },
   setLocatorKey(this: IoCtx, key: string | null) {

@@ -51,16 +51,16 @@ const r = addon.rados;
 const data = (v: unknown): Buffer => bytes(v, 'data', checkBuffer);
 
 extend(IoCtx.prototype, {
-  aioWrite(this: IoCtx, oid: string, d: Bytes, offset: Off = 0) {
+  async aioWrite(this: IoCtx, oid: string, d: Bytes, offset: Off = 0) {
     return r.aioWrite(this.native, checkName(oid, 'oid'), data(d), checkU64(offset, 'offset'));
   },
-  aioWriteFull(this: IoCtx, oid: string, d: Bytes) {
+  async aioWriteFull(this: IoCtx, oid: string, d: Bytes) {
     return r.aioWriteFull(this.native, checkName(oid, 'oid'), data(d));
   },
-  aioAppend(this: IoCtx, oid: string, d: Bytes) {
+  async aioAppend(this: IoCtx, oid: string, d: Bytes) {
     return r.aioAppend(this.native, checkName(oid, 'oid'), data(d));
   },
-  aioWriteSame(this: IoCtx, oid: string, d: Bytes, writeLength: Off, offset: Off = 0) {
+  async aioWriteSame(this: IoCtx, oid: string, d: Bytes, writeLength: Off, offset: Off = 0) {
     return r.aioWriteSame(this.native, checkName(oid, 'oid'), data(d), checkU64(writeLength, 'writeLength'), checkU64(offset, 'offset'));
   },
   async aioRead(this: IoCtx, oid: string, length = 8192, offset: Off = 0) {
@@ -69,10 +69,10 @@ extend(IoCtx.prototype, {
     const n = await r.aioRead(this.native, name, buf, checkU64(offset, 'offset'));
     return n === buf.length ? buf : buf.subarray(0, n);
   },
-  aioRemove(this: IoCtx, oid: string) {
+  async aioRemove(this: IoCtx, oid: string) {
     return r.aioRemove(this.native, checkName(oid, 'oid'));
   },
-  aioStat(this: IoCtx, oid: string) {
+  async aioStat(this: IoCtx, oid: string) {
     return r.aioStat(this.native, checkName(oid, 'oid'));
   },
   async aioGetXattr(this: IoCtx, oid: string, name: string, maxLength = 65536) {
@@ -80,13 +80,13 @@ extend(IoCtx.prototype, {
     const n = await r.aioGetXattr(this.native, checkName(oid, 'oid'), checkName(name, 'name'), buf);
     return buf.subarray(0, n);
   },
-  aioSetXattr(this: IoCtx, oid: string, name: string, value: Bytes) {
+  async aioSetXattr(this: IoCtx, oid: string, name: string, value: Bytes) {
     return r.aioSetXattr(this.native, checkName(oid, 'oid'), checkName(name, 'name'), bytes(value, 'value', checkBuffer));
   },
-  aioRmXattr(this: IoCtx, oid: string, name: string) {
+  async aioRmXattr(this: IoCtx, oid: string, name: string) {
     return r.aioRmXattr(this.native, checkName(oid, 'oid'), checkName(name, 'name'));
   },
-  aioCmpExt(this: IoCtx, oid: string, expected: Bytes, offset: Off = 0) {
+  async aioCmpExt(this: IoCtx, oid: string, expected: Bytes, offset: Off = 0) {
     return r.aioCmpExt(this.native, checkName(oid, 'oid'), bytes(expected, 'expected', checkBuffer), checkU64(offset, 'offset'));
   },
   async aioExec(this: IoCtx, oid: string, cls: string, method: string, input: Bytes = Buffer.alloc(0), maxOutput = 65536) {
@@ -94,16 +94,16 @@ extend(IoCtx.prototype, {
     const n = await r.aioExec(this.native, checkName(oid, 'oid'), checkName(cls, 'cls'), checkName(method, 'method'), bytes(input, 'input', checkBuffer), out);
     return out.subarray(0, n);
   },
-  aioFlush(this: IoCtx) {
+  async aioFlush(this: IoCtx) {
     return r.aioFlush(this.native);
   },
-  truncate(this: IoCtx, oid: string, size: Off) {
+  async truncate(this: IoCtx, oid: string, size: Off) {
     return r.truncate(this.native, checkName(oid, 'oid'), checkU64(size, 'size'));
   },
-  cmpext(this: IoCtx, oid: string, expected: Bytes, offset: Off = 0) {
+  async cmpext(this: IoCtx, oid: string, expected: Bytes, offset: Off = 0) {
     return r.cmpext(this.native, checkName(oid, 'oid'), bytes(expected, 'expected', checkBuffer), checkU64(offset, 'offset'));
   },
-  writeSame(this: IoCtx, oid: string, d: Bytes, writeLength: Off, offset: Off = 0) {
+  async writeSame(this: IoCtx, oid: string, d: Bytes, writeLength: Off, offset: Off = 0) {
     return r.writeSame(this.native, checkName(oid, 'oid'), data(d), checkU64(writeLength, 'writeLength'), checkU64(offset, 'offset'));
   },
   async exec(this: IoCtx, oid: string, cls: string, method: string, input: Bytes = Buffer.alloc(0), maxOutput = 65536) {
@@ -111,12 +111,12 @@ extend(IoCtx.prototype, {
     const n = await r.exec(this.native, checkName(oid, 'oid'), checkName(cls, 'cls'), checkName(method, 'method'), bytes(input, 'input', checkBuffer), out);
     return out.subarray(0, n);
   },
-  checksum(this: IoCtx, oid: string, type: ChecksumType, offset: Off, length: number, options: { chunkSize?: number; init?: Uint8Array } = {}) {
+  async checksum(this: IoCtx, oid: string, type: ChecksumType, offset: Off, length: number, options: { chunkSize?: number; init?: Uint8Array } = {}) {
     const [t, init] = checksumArgs(type, options.init);
     const chunk = options.chunkSize === undefined ? 0 : checkInteger(options.chunkSize, 'options.chunkSize', 0, 2 ** 31 - 1);
     return r.checksum(this.native, checkName(oid, 'oid'), t, init, checkU64(offset, 'offset'), checkInteger(length, 'length', 1, 2 ** 31 - 1), chunk);
   },
-  setAllocHint(this: IoCtx, oid: string, expectedObjectSize: Off, expectedWriteSize: Off, flags = 0) {
+  async setAllocHint(this: IoCtx, oid: string, expectedObjectSize: Off, expectedWriteSize: Off, flags = 0) {
     return r.setAllocHint(this.native, checkName(oid, 'oid'), checkU64(expectedObjectSize, 'expectedObjectSize'), checkU64(expectedWriteSize, 'expectedWriteSize'), checkInteger(flags, 'flags', 0, 0xffffffff));
   },
 });

@@ -49,21 +49,21 @@ declare module './rados' {
 }
 
 extend(IoCtx.prototype, {
-  lockExclusive(this: IoCtx, oid: string, name: string, cookie: string, options: LockOptions = {}) {
+  async lockExclusive(this: IoCtx, oid: string, name: string, cookie: string, options: LockOptions = {}) {
     const [desc, duration, flags] = lockArgs(options);
     return addon.rados.lockExclusive(this.native, checkName(oid, 'oid'), checkName(name, 'name'), checkString(cookie, 'cookie'), desc, duration, flags);
   },
-  lockShared(this: IoCtx, oid: string, name: string, cookie: string, tag: string, options: LockOptions = {}) {
+  async lockShared(this: IoCtx, oid: string, name: string, cookie: string, tag: string, options: LockOptions = {}) {
     const [desc, duration, flags] = lockArgs(options);
     return addon.rados.lockShared(this.native, checkName(oid, 'oid'), checkName(name, 'name'), checkString(cookie, 'cookie'), checkString(tag, 'tag'), desc, duration, flags);
   },
-  unlock(this: IoCtx, oid: string, name: string, cookie: string) {
+  async unlock(this: IoCtx, oid: string, name: string, cookie: string) {
     return addon.rados.unlock(this.native, checkName(oid, 'oid'), checkName(name, 'name'), checkString(cookie, 'cookie'));
   },
-  listLockers(this: IoCtx, oid: string, name: string) {
+  async listLockers(this: IoCtx, oid: string, name: string) {
     return addon.rados.listLockers(this.native, checkName(oid, 'oid'), checkName(name, 'name'));
   },
-  breakLock(this: IoCtx, oid: string, name: string, client: string, cookie: string) {
+  async breakLock(this: IoCtx, oid: string, name: string, client: string, cookie: string) {
     return addon.rados.breakLock(this.native, checkName(oid, 'oid'), checkName(name, 'name'), checkName(client, 'client'), checkString(cookie, 'cookie'));
   },
 });

@@ -40,37 +40,37 @@ declare module './rados' {
 }
 
 extend(IoCtx.prototype, {
-  poolSnapCreate(this: IoCtx, name: string) {
+  async poolSnapCreate(this: IoCtx, name: string) {
     return addon.rados.snapCreate(this.native, checkName(name, 'name'));
   },
-  poolSnapRemove(this: IoCtx, name: string) {
+  async poolSnapRemove(this: IoCtx, name: string) {
     return addon.rados.snapRemove(this.native, checkName(name, 'name'));
   },
-  poolSnapRollback(this: IoCtx, oid: string, snapName: string) {
+  async poolSnapRollback(this: IoCtx, oid: string, snapName: string) {
     return addon.rados.snapRollback(this.native, checkName(oid, 'oid'), checkName(snapName, 'snapName'));
   },
-  poolSnapList(this: IoCtx) {
+  async poolSnapList(this: IoCtx) {
     return addon.rados.snapList(this.native);
   },
-  poolSnapLookup(this: IoCtx, name: string) {
+  async poolSnapLookup(this: IoCtx, name: string) {
     return addon.rados.snapLookup(this.native, checkName(name, 'name'));
   },
-  poolSnapGetName(this: IoCtx, id: Id) {
+  async poolSnapGetName(this: IoCtx, id: Id) {
     return addon.rados.snapGetName(this.native, checkU64(id, 'id'));
   },
-  poolSnapGetTimestamp(this: IoCtx, id: Id) {
+  async poolSnapGetTimestamp(this: IoCtx, id: Id) {
     return addon.rados.snapGetStamp(this.native, checkU64(id, 'id'));
   },
   snapSetRead(this: IoCtx, id: Id | null) {
     addon.rados.snapSetRead(this.native, id === null ? null : checkU64(id, 'id'));
   },
-  selfmanagedSnapCreate(this: IoCtx) {
+  async selfmanagedSnapCreate(this: IoCtx) {
     return addon.rados.selfmanagedSnapCreate(this.native);
   },
-  selfmanagedSnapRemove(this: IoCtx, id: Id) {
+  async selfmanagedSnapRemove(this: IoCtx, id: Id) {
     return addon.rados.selfmanagedSnapRemove(this.native, checkU64(id, 'id'));
   },
-  selfmanagedSnapRollback(this: IoCtx, oid: string, id: Id) {
+  async selfmanagedSnapRollback(this: IoCtx, oid: string, id: Id) {
     return addon.rados.selfmanagedSnapRollback(this.native, checkName(oid, 'oid'), checkU64(id, 'id'));
   },
   selfmanagedSnapSetWriteContext(this: IoCtx, seq: Id, snaps: Id[]) {

@@ -126,7 +126,7 @@ extend(IoCtx.prototype, {
     };
     return new Watch(await addon.rados.watch(native, name, timeout, onEvent), this);
   },
-  notify(this: IoCtx, oid: string, payload: Uint8Array | string = Buffer.alloc(0), options: { timeoutMs?: number } = {}): Promise<NotifyResult> {
+  async notify(this: IoCtx, oid: string, payload: Uint8Array | string = Buffer.alloc(0), options: { timeoutMs?: number } = {}): Promise<NotifyResult> {
     const o = checkObject<{ timeoutMs: number }>(options, 'options');
     const timeout = o.timeoutMs === undefined ? 30_000 : checkInteger(o.timeoutMs, 'options.timeoutMs', 1, 2 ** 31 - 1);
     return addon.rados.notify(this.native, checkName(oid, 'oid'), bytes(payload, 'payload', checkBuffer), timeout);
@@ -134,7 +134,7 @@ extend(IoCtx.prototype, {
 });
 
 extend(Rados.prototype, {
-  watchFlush(this: Rados): Promise<void> {
+  async watchFlush(this: Rados): Promise<void> {
     return addon.rados.watchFlush(this.native);
   },
 });
