@@ -31,7 +31,7 @@ Napi::Value SnapCreate(const Napi::CallbackInfo& info) {
   IoCtx* io = ArgIoCtx(info, 0);
   std::string name = ArgString(info, 1, "name");
   rados_ioctx_t h = io->io();
-  return RunAsyncVoid(info.Env(), io, SnapCtx(*io, "IoCtx.snapCreate", name),
+  return RunAsyncVoid(info.Env(), io, SnapCtx(*io, "IoCtx.poolSnapCreate", name),
                       [h, name] { return rados_ioctx_snap_create(h, name.c_str()); });
 }
 
@@ -40,7 +40,7 @@ Napi::Value SnapRemove(const Napi::CallbackInfo& info) {
   IoCtx* io = ArgIoCtx(info, 0);
   std::string name = ArgString(info, 1, "name");
   rados_ioctx_t h = io->io();
-  return RunAsyncVoid(info.Env(), io, SnapCtx(*io, "IoCtx.snapRemove", name),
+  return RunAsyncVoid(info.Env(), io, SnapCtx(*io, "IoCtx.poolSnapRemove", name),
                       [h, name] { return rados_ioctx_snap_remove(h, name.c_str()); });
 }
 
@@ -51,7 +51,7 @@ Napi::Value SnapRollback(const Napi::CallbackInfo& info) {
   std::string oid = ArgString(info, 1, "oid");
   std::string name = ArgString(info, 2, "snapName");
   rados_ioctx_t h = io->io();
-  ErrorContext ctx = SnapCtx(*io, "IoCtx.snapRollback", name);
+  ErrorContext ctx = SnapCtx(*io, "IoCtx.poolSnapRollback", name);
   ctx.object = oid;
   return RunAsyncVoid(info.Env(), io, ctx,
                       [h, oid, name] { return rados_ioctx_snap_rollback(h, oid.c_str(), name.c_str()); });
@@ -69,7 +69,7 @@ Napi::Value SnapList(const Napi::CallbackInfo& info) {
   IoCtx* io = ArgIoCtx(info, 0);
   rados_ioctx_t h = io->io();
   return RunAsync<std::vector<SnapEntry>>(
-      info.Env(), io, io->Ctx("IoCtx.snapList"),
+      info.Env(), io, io->Ctx("IoCtx.poolSnapList"),
       [h](std::vector<SnapEntry>& out) {
         std::vector<rados_snap_t> ids(16);
         int n = 0;
@@ -112,7 +112,7 @@ Napi::Value SnapLookup(const Napi::CallbackInfo& info) {
   std::string name = ArgString(info, 1, "name");
   rados_ioctx_t h = io->io();
   return RunAsync<rados_snap_t>(
-      info.Env(), io, SnapCtx(*io, "IoCtx.snapLookup", name),
+      info.Env(), io, SnapCtx(*io, "IoCtx.poolSnapLookup", name),
       [h, name](rados_snap_t& id) { return rados_ioctx_snap_lookup(h, name.c_str(), &id); },
       [](Napi::Env env, rados_snap_t& id) { return SnapIdValue(env, id); });
 }
@@ -124,7 +124,7 @@ Napi::Value SnapGetName(const Napi::CallbackInfo& info) {
   uint64_t id = ArgU64(info, 1, "snapId");
   rados_ioctx_t h = io->io();
   return RunAsync<std::string>(
-      info.Env(), io, SnapCtx(*io, "IoCtx.snapGetName", std::to_string(id)),
+      info.Env(), io, SnapCtx(*io, "IoCtx.poolSnapGetName", std::to_string(id)),
       [h, id](std::string& out) {
         char name[512] = {0};
         int rc = rados_ioctx_snap_get_name(h, id, name, sizeof(name) - 1);
@@ -142,7 +142,7 @@ Napi::Value SnapGetStamp(const Napi::CallbackInfo& info) {
   uint64_t id = ArgU64(info, 1, "snapId");
   rados_ioctx_t h = io->io();
   return RunAsync<time_t>(
-      info.Env(), io, SnapCtx(*io, "IoCtx.snapGetStamp", std::to_string(id)),
+      info.Env(), io, SnapCtx(*io, "IoCtx.poolSnapGetTimestamp", std::to_string(id)),
       [h, id](time_t& out) { return rados_ioctx_snap_get_stamp(h, id, &out); },
       [](Napi::Env env, time_t& t) { return Napi::Number::New(env, static_cast<double>(t) * 1000.0); });
 }
