@@ -267,7 +267,6 @@ export interface NativeRadosExt {
   inconsistentPgs(cluster: NativeRadosCluster, poolId: number): Promise<string[]>;
   createPoolWithRule(cluster: NativeRadosCluster, pool: string, crushRule: number): Promise<void>;
   openIoctxById(cluster: NativeRadosCluster, poolId: number): Promise<NativeIoCtx>;
-  confParseArgv(cluster: NativeRadosCluster, args: string[]): void;
   applicationEnable(ioctx: NativeIoCtx, app: string, force: boolean): Promise<void>;
   applicationList(ioctx: NativeIoCtx): Promise<string[]>;
   applicationMetadataGet(ioctx: NativeIoCtx, app: string, key: string): Promise<string>;

@@ -60,8 +60,6 @@ declare module './rados' {
     createPoolWithRule(name: string, crushRule: number): Promise<void>;
     /** Opens an I/O context on a pool by id. */
     openIoctxById(poolId: number): Promise<IoCtx>;
-    /** Applies command-line style options, e.g. ['--rados_osd_op_timeout', '30']. */
-    confParseArgv(args: string[]): void;
   }
   interface IoCtx {
     /** Enables an application (e.g. 'rbd', 'rgw', 'myapp') on the pool; force: beyond the usual one per pool. */
@@ -118,10 +116,6 @@ extend(Rados.prototype, {
   },
   async openIoctxById(this: Rados, poolId: number) {
     return new IoCtx(await addon.rados.openIoctxById(this.native, checkInteger(poolId, 'poolId', 0, Number.MAX_SAFE_INTEGER)), this);
-  },
-  confParseArgv(this: Rados, args: string[]) {
-    if (!Array.isArray(args)) throw invalidType('args', 'an array of strings', args);
-    addon.rados.confParseArgv(this.native, args.map((a) => checkString(a, 'args[]')));
   },
 });
 

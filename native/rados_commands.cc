@@ -258,26 +258,6 @@ Napi::Value OpenIoctxById(const Napi::CallbackInfo& info) {
       [c](Napi::Env env, Out& out) -> Napi::Value { return IoCtx::Create(env, c, out.io, out.name, ""); });
 }
 
-// confParseArgv(cluster, args): applies "--option value" style arguments.
-// Implements: rados_conf_parse_argv (in-memory configuration; does not block)
-Napi::Value ConfParseArgv(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RadosCluster* c = ArgCluster(info, 0);
-  if (!info[1].IsArray()) ThrowType(env, "Expected an array of strings for args");
-  Napi::Array arr = info[1].As<Napi::Array>();
-  std::vector<std::string> args = {"node"};
-  for (uint32_t k = 0; k < arr.Length(); ++k) {
-    if (!arr.Get(k).IsString()) ThrowType(env, "Expected an array of strings for args");
-    args.push_back(arr.Get(k).As<Napi::String>().Utf8Value());
-  }
-  std::vector<const char*> argv;
-  for (const std::string& a : args) argv.push_back(a.c_str());
-  if (!c->IsOpen()) ThrowClosed(env, "Rados.confParseArgv", c);
-  int rc = rados_conf_parse_argv(c->cluster(), static_cast<int>(argv.size()), argv.data());
-  if (rc < 0) throw Napi::Error(env, MakeCephError(env, rc, c->Ctx("Rados.confParseArgv")));
-  return env.Undefined();
-}
-
 // --- pool applications (per I/O context's pool) ---------------------------
 
 // applicationEnable(ioctx, app, force)
@@ -452,7 +432,6 @@ void InitRadosCommands(Napi::Env env, Napi::Object ns) {
   fn("inconsistentPgs", InconsistentPgs);
   fn("createPoolWithRule", CreatePoolWithRule);
   fn("openIoctxById", OpenIoctxById);
-  fn("confParseArgv", ConfParseArgv);
   fn("applicationEnable", AppEnable);
   fn("applicationList", AppList);
   fn("applicationMetadataGet", AppMetaGet);

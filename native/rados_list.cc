@@ -120,9 +120,13 @@ class ObjectLister : public Napi::ObjectWrap<ObjectLister>, public Handle {
             return 0;
           }
           std::vector<rados_object_list_item> items(max);
-          rados_object_list_cursor next = nullptr;
+          // librados writes the next position into a cursor the caller allocated.
+          rados_object_list_cursor next = rados_object_list_begin(st->io);
           int n = rados_object_list(st->io, st->cursor, st->end, max, nullptr, 0, items.data(), &next);
-          if (n < 0) return n;
+          if (n < 0) {
+            rados_object_list_cursor_free(st->io, next);
+            return n;
+          }
           for (int k = 0; k < n; ++k) {
             const rados_object_list_item& it = items[k];
             entries->push_back(Listed{std::string(it.nspace, it.nspace_length), std::string(it.oid, it.oid_length),
