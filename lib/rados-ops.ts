@@ -18,6 +18,9 @@ import { checkBoolean, checkBuffer, checkInteger, checkLength, checkName, checkO
 export const CMP_OPS = { eq: 1, ne: 2, gt: 3, gte: 4, lt: 5, lte: 6 } as const;
 export type CmpOp = keyof typeof CMP_OPS;
 
+/** Per-step flags for setFlags() (LIBRADOS_OP_FLAG_*). */
+export const OP_FLAGS = { EXCL: 0x1, FAILOK: 0x2, FADVISE_RANDOM: 0x4, FADVISE_SEQUENTIAL: 0x8, FADVISE_WILLNEED: 0x10, FADVISE_DONTNEED: 0x20, FADVISE_NOCACHE: 0x40 } as const;
+
 /** Checksum types of readOp().checksum() / IoCtx.checksum() (LIBRADOS_CHECKSUM_TYPE_*). */
 export const CHECKSUM_TYPES = { xxhash32: 0, xxhash64: 1, crc32c: 2 } as const;
 export type ChecksumType = keyof typeof CHECKSUM_TYPES;
@@ -74,10 +77,12 @@ abstract class OpBuilder {
   omapCmp(key: string, op: CmpOp, value: Bytes): this {
     return this.add(['omapCmp', checkName(key, 'key'), cmpOp(op), bytes(value, 'value', checkBuffer)]);
   }
-  /** LIBRADOS_OP_FLAG_* flags for the step added last (e.g. FAILOK). */
+  /** OP_FLAGS for the step added last, e.g. OP_FLAGS.FAILOK: its failure does not fail the operation. */
   setFlags(flags: number): this {
     if (this.steps.length === 0) throw invalidValue('setFlags', 'called after a step', flags);
-    return this.add(['setFlags', checkInteger(flags, 'flags', 0, 0xffff)]);
+    // Not a step of its own: it yields no result and takes no step index.
+    this.steps.push(['setFlags', checkInteger(flags, 'flags', 0, 0xffff)]);
+    return this;
   }
 }
 

@@ -398,9 +398,11 @@ Napi::Value PoolAlignment(const Napi::CallbackInfo& info) {
       info.Env(), io, io->Ctx("IoCtx.poolAlignment"),
       [h](uint64_t& out) {
         int requires = 0;
+        uint64_t alignment = 0;
         int rc = rados_ioctx_pool_requires_alignment2(h, &requires);
-        if (rc < 0 || !requires) return rc;
-        return rados_ioctx_pool_required_alignment2(h, &out);
+        if (rc == 0) rc = rados_ioctx_pool_required_alignment2(h, &alignment);
+        out = requires ? alignment : 0;
+        return rc;
       },
       [](Napi::Env env, uint64_t& a) { return Napi::Number::New(env, static_cast<double>(a)); });
 }

@@ -129,6 +129,10 @@ struct WriteState {
 // rados_write_op_omap_clear, rados_write_op_exec, rados_write_op_set_alloc_hint2
 void AddWriteStep(WriteState& st, const Step& s) {
   rados_write_op_t op = st.op;
+  if (s.name == "setFlags") {  // flags of the step before: no step of its own
+    rados_write_op_set_flags(op, static_cast<int>(s.U64(1, "flags")));
+    return;
+  }
   int* prval = &st.prvals.emplace_back(0);
   const std::string& n = s.name;
   if (n == "assertExists") {
@@ -146,8 +150,6 @@ void AddWriteStep(WriteState& st, const Step& s) {
     std::string key = s.Str(1, "key");
     std::string value = s.Bytes(3, "value");
     rados_write_op_omap_cmp2(op, key.data(), s.CmpOp(2), value.data(), key.size(), value.size(), prval);
-  } else if (n == "setFlags") {
-    rados_write_op_set_flags(op, static_cast<int>(s.U64(1, "flags")));
   } else if (n == "create") {
     rados_write_op_create(op, s.At(1).ToBoolean() ? LIBRADOS_CREATE_EXCLUSIVE : LIBRADOS_CREATE_IDEMPOTENT, nullptr);
   } else if (n == "write") {
@@ -278,6 +280,10 @@ struct ReadState {
 // rados_read_op_omap_get_vals_by_keys2
 void AddReadStep(ReadState& st, const Step& s, std::vector<Napi::Object>& pins) {
   rados_read_op_t op = st.op;
+  if (s.name == "setFlags") {  // flags of the step before: no step of its own
+    rados_read_op_set_flags(op, static_cast<int>(s.U64(1, "flags")));
+    return;
+  }
   int* prval = &st.prvals.emplace_back(0);
   ReadOut& out = st.outs.emplace_back();
   out.kind = s.name;
@@ -297,8 +303,6 @@ void AddReadStep(ReadState& st, const Step& s, std::vector<Napi::Object>& pins) 
     std::string key = s.Str(1, "key");
     std::string value = s.Bytes(3, "value");
     rados_read_op_omap_cmp2(op, key.data(), s.CmpOp(2), value.data(), key.size(), value.size(), prval);
-  } else if (n == "setFlags") {
-    rados_read_op_set_flags(op, static_cast<int>(s.U64(1, "flags")));
   } else if (n == "stat") {
     rados_read_op_stat(op, &out.size, &out.mtime, prval);
   } else if (n == "read") {

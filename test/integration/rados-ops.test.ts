@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 
-import { CompareMismatch, InvalidArgument, IoCtx, ObjectExists, ObjectNotFound, OperationCanceled, OutOfRange, Rados, RadosError } from '../../lib';
+import { CompareMismatch, InvalidArgument, IoCtx, OP_FLAGS, ObjectExists, ObjectNotFound, OperationCanceled, OutOfRange, Rados, RadosError } from '../../lib';
 import { connect, uniqueName, cephError } from '../helpers/cluster';
 
 /** crc32c with a caller's seed and no final inversion (Ceph's ceph_crc32c). */
@@ -117,6 +117,19 @@ describe('compound object operations and single-call extras (real cluster)', () 
       const missing = uniqueName('missing');
       await assert.rejects(changes(ioctx.writeOp(missing).assertExists()).operate(), cephError(ObjectNotFound, 'ENOENT', -2, 'IoCtx.writeOp'));
       await assert.rejects(ioctx.stat(missing), ObjectNotFound);
+    });
+
+    it('a step flagged FAILOK may fail without failing the operation', async () => {
+      const oid = uniqueName('failok');
+      await ioctx.writeFull(oid, Buffer.from('abc'));
+      await ioctx.omapSet(oid, { k: 'v' });
+      // An omap compare that does not hold fails (ECANCELED) but is allowed to: the write still happens.
+      await ioctx.writeOp(oid).omapCmp('k', 'eq', 'other').setFlags(OP_FLAGS.FAILOK).write('X', 0).operate();
+      assert.deepEqual(await ioctx.read(oid), Buffer.from('Xbc'));
+      await assert.rejects(ioctx.writeOp(oid).omapCmp('k', 'eq', 'other').write('Y', 0).operate(), cephError(OperationCanceled, 'ECANCELED', -125, 'IoCtx.writeOp'));
+      assert.deepEqual(await ioctx.read(oid), Buffer.from('Xbc'));
+      const [, st] = await ioctx.readOp(oid).cmpext('zzz', 0).setFlags(OP_FLAGS.FAILOK).stat().operate();
+      assert.equal((st as { size: number }).size, 3);
     });
 
     it('runs object-class methods (cls_hello) inside a write op', async () => {

@@ -20,6 +20,21 @@ describe('native addon exports', () => {
     }
   });
 
+  it('exports the librados extension functions lib/native.ts declares (addon.rados)', () => {
+    const fns = ['writeOperate', 'readOperate', 'aioWrite', 'aioWriteFull', 'aioAppend', 'aioWriteSame', 'aioRead', 'aioRemove', 'aioStat', 'aioGetXattr', 'aioSetXattr', 'aioRmXattr', 'aioCmpExt', 'aioExec', 'aioFlush', 'watch', 'notifyAck', 'notify', 'watchFlush', 'lockExclusive', 'lockShared', 'unlock', 'listLockers', 'breakLock', 'snapCreate', 'snapRemove', 'snapRollback', 'snapList', 'snapLookup', 'snapGetName', 'snapGetStamp', 'snapSetRead', 'selfmanagedSnapCreate', 'selfmanagedSnapRemove', 'selfmanagedSnapRollback', 'selfmanagedSnapSetWriteContext', 'command', 'blocklistAdd', 'pingMonitor', 'getAddrs', 'version', 'poolGetBaseTier', 'minCompatibleClient', 'inconsistentPgs', 'createPoolWithRule', 'openIoctxById', 'applicationEnable', 'applicationList', 'applicationMetadataGet', 'applicationMetadataSet', 'applicationMetadataRemove', 'applicationMetadataList', 'poolAlignment', 'setLocatorKey', 'openObjectList', 'truncate', 'cmpext', 'writeSame', 'exec', 'checksum', 'setAllocHint'];
+    const rados = addon.rados as unknown as Record<string, unknown>;
+    for (const fn of fns) assert.equal(typeof rados[fn], 'function', `rados.${fn}`);
+    assert.deepEqual(Object.keys(rados).sort(), [...fns].sort());
+    const watchProto = (addon.RadosWatch as unknown as { prototype: Record<string, unknown> }).prototype;
+    for (const m of ['close', 'check']) assert.equal(typeof watchProto[m], 'function', `RadosWatch.${m}`);
+    const listerProto = (addon.ObjectLister as unknown as { prototype: Record<string, unknown> }).prototype;
+    for (const m of ['next', 'close']) assert.equal(typeof listerProto[m], 'function', `ObjectLister.${m}`);
+    assert.throws(() => new (addon.RadosWatch as unknown as new () => unknown)(), TypeError);
+    assert.throws(() => new (addon.ObjectLister as unknown as new () => unknown)(), TypeError);
+    assert.throws(() => addon.rados.aioWrite({} as never, 'x', Buffer.alloc(1), 0), { name: 'TypeError', message: /Expected a IoCtx handle/ });
+    assert.throws(() => addon.rados.command({} as never, 'mgr', undefined, '{}'), { name: 'TypeError', message: /Expected a RadosCluster handle/ });
+  });
+
   it('has the same constants as librbd.h', () => {
     for (const [name, value] of Object.entries(addon.constants)) {
       if (name in constants) assert.equal((constants as Record<string, unknown>)[name], value, name);
