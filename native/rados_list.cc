@@ -115,36 +115,36 @@ class ObjectLister : public Napi::ObjectWrap<ObjectLister>, public Handle {
 
   // Worker thread: one page from st->cursor, advancing it.
   static int ReadPage(ListerState* st, uint64_t max, std::vector<Listed>* entries, bool* done) {
-          if (rados_object_list_is_end(st->io, st->cursor)) {
-            *done = true;
-            return 0;
-          }
-          std::vector<rados_object_list_item> items(max);
-          // librados writes the next position into a cursor the caller allocated.
-          rados_object_list_cursor next = rados_object_list_begin(st->io);
-          int n = rados_object_list(st->io, st->cursor, st->end, max, nullptr, 0, items.data(), &next);
-          if (n < 0) {
-            rados_object_list_cursor_free(st->io, next);
-            return n;
-          }
-          for (int k = 0; k < n; ++k) {
-            const rados_object_list_item& it = items[k];
-            entries->push_back(Listed{std::string(it.nspace, it.nspace_length), std::string(it.oid, it.oid_length),
-                                         std::string(it.locator, it.locator_length)});
-          }
-          rados_object_list_free(n, items.data());
-          if (next != nullptr) {
-            // The cursor only moves forward: a next <= cursor would loop.
-            bool forward = rados_object_list_cursor_cmp(st->io, next, st->cursor) > 0;
-            rados_object_list_cursor_free(st->io, st->cursor);
-            st->cursor = next;
-            if (!forward && n == 0) {
-              *done = true;
-              return 0;
-            }
-          }
-          *done = rados_object_list_is_end(st->io, st->cursor) != 0;
-          return 0;
+    if (rados_object_list_is_end(st->io, st->cursor)) {
+      *done = true;
+      return 0;
+    }
+    std::vector<rados_object_list_item> items(max);
+    // librados writes the next position into a cursor the caller allocated.
+    rados_object_list_cursor next = rados_object_list_begin(st->io);
+    int n = rados_object_list(st->io, st->cursor, st->end, max, nullptr, 0, items.data(), &next);
+    if (n < 0) {
+      rados_object_list_cursor_free(st->io, next);
+      return n;
+    }
+    for (int k = 0; k < n; ++k) {
+      const rados_object_list_item& it = items[k];
+      entries->push_back(Listed{std::string(it.nspace, it.nspace_length), std::string(it.oid, it.oid_length),
+                                std::string(it.locator, it.locator_length)});
+    }
+    rados_object_list_free(n, items.data());
+    if (next != nullptr) {
+      // The cursor only moves forward: a next <= cursor would loop.
+      bool forward = rados_object_list_cursor_cmp(st->io, next, st->cursor) > 0;
+      rados_object_list_cursor_free(st->io, st->cursor);
+      st->cursor = next;
+      if (!forward && n == 0) {
+        *done = true;
+        return 0;
+      }
+    }
+    *done = rados_object_list_is_end(st->io, st->cursor) != 0;
+    return 0;
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) { return CloseHandle(info.Env(), this); }

@@ -82,9 +82,14 @@ void CallJs(Napi::Env env, Napi::Function fn, WatchShared* shared, WatchEvent* e
   }
 }
 
-void Finalize(Napi::Env, void*, WatchShared* shared) {
-  std::lock_guard<std::mutex> lock(shared->mu);
-  shared->finalized = true;
+// JS thread, once Node is done with the tsfn (released, or the environment
+// is torn down). `owner` keeps the shared state alive until then.
+void Finalize(Napi::Env, std::shared_ptr<WatchShared>* owner, WatchShared* shared) {
+  {
+    std::lock_guard<std::mutex> lock(shared->mu);
+    shared->finalized = true;
+  }
+  delete owner;
 }
 
 // librados' threads.
@@ -140,6 +145,9 @@ class RadosWatch : public Napi::ObjectWrap<RadosWatch>, public Handle {
     parentRef_ = Napi::Persistent(p->io->JsObject());
     TagObject(info.Env(), Value(), kWatchTag);
     AttachTo(p->io);
+    // An open watch stays alive without a JS reference to it (like a
+    // listening server): only close() (or its IoCtx's) ends it.
+    Ref();
   }
   ~RadosWatch() override { ForgetOnCollect(); }
   Napi::Object JsObject() override { return Value(); }
@@ -160,7 +168,10 @@ class RadosWatch : public Napi::ObjectWrap<RadosWatch>, public Handle {
       delete arg;
     };
   }
-  void OnClosed() override { parentRef_.Reset(); }
+  void OnClosed() override {
+    parentRef_.Reset();
+    Unref();
+  }
 
   Napi::Value Close(const Napi::CallbackInfo& info) { return CloseHandle(info.Env(), this); }
   // check() -> ms since the watch was last confirmed; rejects (ENOTCONN...) when it broke.
@@ -205,7 +216,7 @@ Napi::Value Watch(const Napi::CallbackInfo& info) {
   auto shared = std::make_shared<WatchShared>();
   shared->ctx = ObjectContext(*io, "Watch", oid);
   shared->tsfn = WatchTsfn::New(env, info[3].As<Napi::Function>(), "ceph-rbd:watch", 0, 1, shared.get(), Finalize,
-                                static_cast<void*>(nullptr));
+                                new std::shared_ptr<WatchShared>(shared));
   auto* arg = new std::shared_ptr<WatchShared>(shared);
   rados_ioctx_t handle = io->io();
   struct Out {

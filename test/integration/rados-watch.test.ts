@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 
 import { ConnectionError, ConnectionShutdown, HandleClosedError, IoCtx, NotConnected, ObjectNotFound, Rados, type CephError, type Notification } from '../../lib';
 import { connect, uniqueName, cephError } from '../helpers/cluster';
+import { exposeGc } from '../helpers/gc';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -67,6 +68,28 @@ describe('watch/notify (real cluster)', () => {
     assert.equal(seen.length, 2);
     assert.throws(() => w1.check(), HandleClosedError);
     await w1.close(); // idempotent
+  });
+
+  it('an open watch without a JS reference to it keeps answering until its IoCtx closes', async () => {
+    const gc = exposeGc();
+    const oid = uniqueName('unref');
+    await nio.writeFull(oid, Buffer.from('x'));
+    const io = await watcher.openIoctx('rbd', ns);
+    let calls = 0;
+    // The Watch object itself is dropped at once: only its cookie is kept.
+    const cookie = (await io.watch(oid, () => {
+      calls++;
+      return 'still here';
+    })).cookie;
+    gc();
+    await sleep(50);
+    gc();
+    const result = await nio.notify(oid, 'x');
+    assert.deepEqual(result.acks.map((a) => [a.cookie, a.payload.toString()]), [[cookie, 'still here']]);
+    assert.equal(calls, 1);
+    await io.close();
+    assert.deepEqual((await nio.notify(oid, 'x')).acks, []);
+    assert.equal(calls, 1);
   });
 
   it('lists a watcher that does not ack in time under timeouts', async function () {
