@@ -29,7 +29,15 @@
         "native/rbd_migration.cc",
         "native/rbd_snap_ext.cc",
         "native/rbd_image_ext.cc",
-        "native/rbd_image_options.cc"
+        "native/rbd_image_options.cc",
+        "native/rados_op.cc",
+        "native/rados_aio.cc",
+        "native/rados_watch.cc",
+        "native/rados_lock.cc",
+        "native/rados_pool_snap.cc",
+        "native/rados_commands.cc",
+        "native/rados_list.cc",
+        "native/rados_object_more.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -89,16 +89,30 @@ export class IOError extends RadosError {}
 /** The cluster could not be reached, or the connection was lost. */
 export class ConnectionError extends RadosError {}
 
+// librados errno classes (names as in Ceph's rados.pyx).
+/** ENOTCONN: not connected, e.g. a watch whose session broke (Watch.check). */
+export class NotConnected extends ConnectionError {}
+/** ESHUTDOWN: the client was shut down or blocklisted by the cluster; reconnect to go on. */
+export class ConnectionShutdown extends ConnectionError {}
+/** EINTR: the call was interrupted. */
+export class Interrupted extends RadosError {}
+/** EINPROGRESS: the operation is already in progress. */
+export class InProgress extends RadosError {}
+/** EISCONN: already connected. */
+export class IsConnected extends RadosError {}
+/** ERANGE: a value out of range, e.g. assertVersion on an object newer than asked. */
+export class OutOfRange extends RadosError {}
+/** EILSEQ: a compare-extent (rados) or compareAndWrite (rbd) found different data; nothing was written; `mismatchOffset` is where. */
+export class CompareMismatch extends RadosError {
+  /** Offset of the first differing byte, relative to the compared extent. */
+  declare mismatchOffset?: number;
+}
+
 // librbd groups, namespaces, compare-and-write (lib/rbd-group.ts, lib/rbd-namespace.ts, lib/rbd-image-ext.ts)
 export class GroupNotFound extends RbdError {}
 export class GroupExists extends RbdError {}
 export class NamespaceNotFound extends RbdError {}
 export class NamespaceExists extends RbdError {}
-/** compareAndWrite: the image did not hold the expected bytes (EILSEQ); nothing was written. */
-export class CompareMismatch extends RbdError {
-  /** Offset of the first byte that differed, from the start of the compared range. */
-  mismatchOffset?: number;
-}
 
 /** Per-op-family overrides: where the same errno names a different thing than an image. */
 const BY_OP_PREFIX: Array<[string, Record<string, ErrorClass>]> = [
@@ -139,9 +153,12 @@ const SHARED: Record<string, ErrorClass> = {
   EDQUOT: DiskQuotaExceeded,
   ETIMEDOUT: TimedOut,
   EIO: IOError,
-  ENOTCONN: ConnectionError,
-  ESHUTDOWN: ConnectionError,
+  ENOTCONN: NotConnected,
+  ESHUTDOWN: ConnectionShutdown,
   ECONNREFUSED: ConnectionError,
+  EINTR: Interrupted,
+  EINPROGRESS: InProgress,
+  EISCONN: IsConnected,
 };
 
 const BY_FAMILY: Record<'rados' | 'rbd', Record<string, ErrorClass>> = {
@@ -163,6 +180,9 @@ const BY_FAMILY: Record<'rados' | 'rbd', Record<string, ErrorClass>> = {
     EEXIST: ObjectExists,
     EBUSY: ObjectBusy,
     ENODATA: NoData,
+    ERANGE: OutOfRange,
+    EILSEQ: CompareMismatch,
+    ECANCELED: OperationCanceled,
   },
 };
 

@@ -61,3 +61,11 @@ export {
 export * from './cinder';
 export { setLogger, getLogger, type Logger, type LoggerLike, type LogFn } from './logger';
 export * from './image-format';
+// librados beyond plain object I/O: each module adds its methods to Rados/IoCtx.
+export { WriteOp, ReadOp, CMP_OPS, CHECKSUM_TYPES, OP_FLAGS, type CmpOp, type ChecksumType, type OperateOptions, type OmapPage, type ReadOpResult } from './rados-ops';
+import './rados-aio';
+export { Watch, type Notification, type NotifyListener, type WatchOptions, type NotifyResult } from './rados-watch';
+export { LOCK_FLAG_MAY_RENEW, LOCK_FLAG_MUST_RENEW, type LockOptions, type ObjectLockers } from './rados-lock';
+export type { PoolSnap } from './rados-snap';
+import './rados-snap';
+export { radosVersion, type ListedObject, type ObjectsOptions } from './rados-admin';

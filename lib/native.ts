@@ -303,6 +303,98 @@ export interface NativeHasher {
   digest(): Promise<string[]>;
 }
 
+// --- librados beyond plain object I/O (native/rados_*.cc, addon.rados) ---
+/** One compound-op step: [name, ...args] (lib/rados-ops.ts builds them). */
+export type NativeOpStep = [string, ...unknown[]];
+export interface NativeReadOpReply { version: number; results: unknown[] }
+export interface NativeNotifyReply {
+  acks: Array<{ notifierId: bigint; cookie: bigint; payload: Buffer }>;
+  timeouts: Array<{ notifierId: bigint; cookie: bigint }>;
+}
+export interface NativeObjectLockers { exclusive: boolean; tag: string; lockers: Array<{ client: string; cookie: string; address: string }> }
+export interface NativePoolSnap { id: bigint; name: string; timestampMs: number }
+export interface NativeListedObject { namespace: string; oid: string; locator: string }
+export type NativeRadosWatchListener = (kind: 'notify' | 'error', ...args: unknown[]) => void;
+
+export interface NativeRadosWatch {
+  readonly cookie: bigint;
+  readonly oid: string;
+  readonly state: HandleState;
+  /** rados_watch_check: ms since the watch was last confirmed. */
+  check(): number;
+  close(): Promise<void>;
+}
+
+export interface NativeObjectLister {
+  readonly state: HandleState;
+  next(max: number): Promise<{ entries: NativeListedObject[]; done: boolean }>;
+  close(): Promise<void>;
+}
+
+export interface NativeRadosExt {
+  writeOperate(ioctx: NativeIoCtx, oid: string, steps: NativeOpStep[], flags: number, mtimeSeconds: number | null): Promise<number>;
+  readOperate(ioctx: NativeIoCtx, oid: string, steps: NativeOpStep[], flags: number): Promise<NativeReadOpReply>;
+  aioWrite(ioctx: NativeIoCtx, oid: string, data: Buffer, offset: U64): Promise<number>;
+  aioWriteFull(ioctx: NativeIoCtx, oid: string, data: Buffer): Promise<number>;
+  aioAppend(ioctx: NativeIoCtx, oid: string, data: Buffer): Promise<number>;
+  aioWriteSame(ioctx: NativeIoCtx, oid: string, data: Buffer, writeLength: U64, offset: U64): Promise<number>;
+  aioRead(ioctx: NativeIoCtx, oid: string, buffer: Buffer, offset: U64): Promise<number>;
+  aioRemove(ioctx: NativeIoCtx, oid: string): Promise<void>;
+  aioStat(ioctx: NativeIoCtx, oid: string): Promise<NativeObjectStat>;
+  aioGetXattr(ioctx: NativeIoCtx, oid: string, name: string, buffer: Buffer): Promise<number>;
+  aioSetXattr(ioctx: NativeIoCtx, oid: string, name: string, value: Buffer): Promise<void>;
+  aioRmXattr(ioctx: NativeIoCtx, oid: string, name: string): Promise<void>;
+  aioCmpExt(ioctx: NativeIoCtx, oid: string, expected: Buffer, offset: U64): Promise<void>;
+  aioExec(ioctx: NativeIoCtx, oid: string, cls: string, method: string, input: Buffer, output: Buffer): Promise<number>;
+  aioFlush(ioctx: NativeIoCtx): Promise<void>;
+  watch(ioctx: NativeIoCtx, oid: string, timeoutSeconds: number, onEvent: NativeRadosWatchListener): Promise<NativeRadosWatch>;
+  notifyAck(ioctx: NativeIoCtx, oid: string, notifyId: bigint, cookie: bigint, reply: Buffer): Promise<void>;
+  notify(ioctx: NativeIoCtx, oid: string, payload: Buffer, timeoutMs: number): Promise<NativeNotifyReply>;
+  watchFlush(cluster: NativeRadosCluster): Promise<void>;
+  lockExclusive(ioctx: NativeIoCtx, oid: string, name: string, cookie: string, description: string, durationMs: number, flags: number): Promise<void>;
+  lockShared(ioctx: NativeIoCtx, oid: string, name: string, cookie: string, tag: string, description: string, durationMs: number, flags: number): Promise<void>;
+  unlock(ioctx: NativeIoCtx, oid: string, name: string, cookie: string): Promise<void>;
+  listLockers(ioctx: NativeIoCtx, oid: string, name: string): Promise<NativeObjectLockers>;
+  breakLock(ioctx: NativeIoCtx, oid: string, name: string, client: string, cookie: string): Promise<void>;
+  snapCreate(ioctx: NativeIoCtx, name: string): Promise<void>;
+  snapRemove(ioctx: NativeIoCtx, name: string): Promise<void>;
+  snapRollback(ioctx: NativeIoCtx, oid: string, snapName: string): Promise<void>;
+  snapList(ioctx: NativeIoCtx): Promise<NativePoolSnap[]>;
+  snapLookup(ioctx: NativeIoCtx, name: string): Promise<bigint>;
+  snapGetName(ioctx: NativeIoCtx, id: U64): Promise<string>;
+  snapGetStamp(ioctx: NativeIoCtx, id: U64): Promise<number>;
+  snapSetRead(ioctx: NativeIoCtx, id: U64 | null): void;
+  selfmanagedSnapCreate(ioctx: NativeIoCtx): Promise<bigint>;
+  selfmanagedSnapRemove(ioctx: NativeIoCtx, id: U64): Promise<void>;
+  selfmanagedSnapRollback(ioctx: NativeIoCtx, oid: string, id: U64): Promise<void>;
+  selfmanagedSnapSetWriteContext(ioctx: NativeIoCtx, seq: U64, snaps: U64[]): void;
+  command(cluster: NativeRadosCluster, kind: 'mgr' | 'mgrTarget' | 'osd' | 'pg' | 'monTarget', target: string | undefined, command: string, input?: Buffer): Promise<NativeMonReply>;
+  blocklistAdd(cluster: NativeRadosCluster, address: string, expireSeconds: number): Promise<void>;
+  pingMonitor(cluster: NativeRadosCluster, monId: string): Promise<string>;
+  getAddrs(cluster: NativeRadosCluster): Promise<string>;
+  version(): { major: number; minor: number; extra: number };
+  poolGetBaseTier(cluster: NativeRadosCluster, poolId: number): Promise<number>;
+  minCompatibleClient(cluster: NativeRadosCluster): Promise<{ minCompatClient: number; requireMinCompatClient: number; requireOsdRelease: number }>;
+  inconsistentPgs(cluster: NativeRadosCluster, poolId: number): Promise<string[]>;
+  createPoolWithRule(cluster: NativeRadosCluster, pool: string, crushRule: number): Promise<void>;
+  openIoctxById(cluster: NativeRadosCluster, poolId: number): Promise<NativeIoCtx>;
+  applicationEnable(ioctx: NativeIoCtx, app: string, force: boolean): Promise<void>;
+  applicationList(ioctx: NativeIoCtx): Promise<string[]>;
+  applicationMetadataGet(ioctx: NativeIoCtx, app: string, key: string): Promise<string>;
+  applicationMetadataSet(ioctx: NativeIoCtx, app: string, key: string, value: string): Promise<void>;
+  applicationMetadataRemove(ioctx: NativeIoCtx, app: string, key: string): Promise<void>;
+  applicationMetadataList(ioctx: NativeIoCtx, app: string): Promise<Array<[string, string]>>;
+  poolAlignment(ioctx: NativeIoCtx): Promise<number>;
+  setLocatorKey(ioctx: NativeIoCtx, key: string | null): void;
+  openObjectList(ioctx: NativeIoCtx, allNamespaces: boolean): Promise<NativeObjectLister>;
+  truncate(ioctx: NativeIoCtx, oid: string, size: U64): Promise<void>;
+  cmpext(ioctx: NativeIoCtx, oid: string, expected: Buffer, offset: U64): Promise<void>;
+  writeSame(ioctx: NativeIoCtx, oid: string, data: Buffer, writeLength: U64, offset: U64): Promise<void>;
+  exec(ioctx: NativeIoCtx, oid: string, cls: string, method: string, input: Buffer, output: Buffer): Promise<number>;
+  checksum(ioctx: NativeIoCtx, oid: string, type: number, init: Buffer, offset: U64, length: U64, chunkSize: U64): Promise<Array<number | bigint>>;
+  setAllocHint(ioctx: NativeIoCtx, oid: string, expectedObjectSize: U64, expectedWriteSize: U64, flags: number): Promise<void>;
+}
+
 export interface NativeAddon {
   connect(options: NativeConnectOptions): Promise<NativeRadosCluster>;
   openImage(ioctx: NativeIoCtx, nameOrId: string, options?: { readOnly?: boolean; snapshot?: string; byId?: boolean }): Promise<NativeImage>;
@@ -319,6 +411,10 @@ export interface NativeAddon {
   RadosCluster: Function;
   IoCtx: Function;
   Image: Function;
+  /** librados beyond plain object I/O (native/rados_ext.h). */
+  rados: NativeRadosExt;
+  RadosWatch: Function;
+  ObjectLister: Function;
 }
 
 /** The package root: dist/lib/native.js -> ../.. ; lib/native.ts under ts-node -> .. */

@@ -9,6 +9,7 @@
 #include "common/handle.h"
 #include "hash.h"
 #include "rados_cluster.h"
+#include "rados_ext.h"
 #include "rados_ioctx.h"
 #include "rbd_admin.h"
 #include "rbd_ext.h"
@@ -84,6 +85,19 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRbdAdmin(env, exports);
   InitRbdExt(env, exports);
   InitHash(env, exports);
+  {
+    // addon.rados: librados beyond plain object I/O (rados_ext.h).
+    Napi::Object rados = Napi::Object::New(env);
+    InitRadosOps(env, rados);
+    InitRadosAio(env, rados);
+    InitRadosWatch(env, exports, rados);
+    InitRadosLock(env, rados);
+    InitRadosSnap(env, rados);
+    InitRadosCommands(env, rados);
+    InitRadosList(env, exports, rados);
+    InitRadosObjectMore(env, rados);
+    exports.Set("rados", rados);
+  }
   exports.Set("constants", Constants(env));
   exports.Set("releaseAll", Napi::Function::New(env, ReleaseAll, "releaseAll"));
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));

@@ -1,5 +1,7 @@
 #include "common/aio.h"
 
+#include <cerrno>
+
 #include "common/addon_data.h"
 #include "common/guard.h"
 
@@ -56,12 +58,31 @@ void AioOp::OnComplete(rbd_completion_t c, void* arg) {
   op->dispatcher_->Post(op);
 }
 
+// librados' finisher thread: the same hand-over for a rados completion.
+// Implements: rados_aio_create_completion2, rados_aio_get_return_value,
+// rados_aio_get_version, rados_aio_release
+void AioOp::OnRadosComplete(rados_completion_t c, void* arg) {
+  auto* op = static_cast<AioOp*>(arg);
+  op->rc_ = rados_aio_get_return_value(c);
+  op->version_ = rados_aio_get_version(c);
+  rados_aio_release(c);
+  op->dispatcher_->Post(op);
+}
+
 // Never throws (common/guard.h): in an environment that is shutting down
 // the settle fails and is dropped, the bookkeeping still runs.
 void AioOp::Settle(Napi::Env env) {
   NoThrow([&] {
     Napi::HandleScope scope(env);
-    if (rc_ < 0) {
+    if (convert_) {
+      try {
+        deferred_.Resolve(convert_(env, rc_, version_));
+      } catch (const Napi::Error& e) {
+        deferred_.Reject(e.Value());
+      } catch (...) {
+        deferred_.Reject(MakeCephError(env, -ENOMEM, ctx_));
+      }
+    } else if (rc_ < 0) {
       deferred_.Reject(MakeCephError(env, static_cast<int>(rc_), ctx_));
     } else {
       double value = static_cast<double>(resolveWith_ >= 0 ? resolveWith_ : rc_);

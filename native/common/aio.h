@@ -3,9 +3,11 @@
 // which hands the operation to one thread-safe function per environment.
 #pragma once
 #include <napi.h>
+#include <rados/librados.h>
 #include <rbd/librbd.h>
 
 #include <atomic>
+#include <functional>
 #include <vector>
 
 #include "common/errors.h"
@@ -36,7 +38,7 @@ class AioDispatcher {
   std::atomic<bool> shutdown_{false};
 };
 
-// One in-flight librbd aio operation. Settle() runs on the JS thread and
+// One in-flight librbd or librados aio operation. Settle() runs on the JS thread and
 // resolves with the operation's return value (bytes read), or ResolveWith().
 class AioOp {
  public:
@@ -46,6 +48,15 @@ class AioOp {
   // Returns the Promise. The handle must already have been Enter()ed.
   template <typename Submit>
   Napi::Promise Start(Napi::Env env, Submit submit);
+  // The same for a librados operation (rados_completion_t).
+  template <typename Submit>
+  Napi::Promise StartRados(Napi::Env env, Submit submit);
+
+  // Optional: builds the settled value on the JS thread from the rc and (for
+  // librados) the object version; what it throws (Napi::Error) rejects. When
+  // set it is called for every rc, negative ones included.
+  using Convert = std::function<Napi::Value(Napi::Env, int64_t rc, uint64_t version)>;
+  void ConvertWith(Convert convert) { convert_ = std::move(convert); }
 
   // Keeps `value` alive, and its memory attached, until the op settles.
   void Pin(Napi::Object value) { pins_.emplace_back(deferred_.Env(), value); }
@@ -58,6 +69,7 @@ class AioOp {
  private:
   friend class AioDispatcher;
   static void OnComplete(rbd_completion_t c, void* arg);
+  static void OnRadosComplete(rados_completion_t c, void* arg);
   void Settle(Napi::Env env);
 
   AioDispatcher* dispatcher_;
@@ -67,6 +79,8 @@ class AioOp {
   std::vector<cephrbd::Pin> pins_;
   ssize_t rc_ = 0;
   int64_t resolveWith_ = -1;
+  uint64_t version_ = 0;
+  Convert convert_;
 };
 
 AioDispatcher* DispatcherFor(Napi::Env env);
@@ -82,6 +96,23 @@ Napi::Promise AioOp::Start(Napi::Env env, Submit submit) {
     rc = submit(completion);
     if (rc >= 0) return promise;  // OnComplete will fire
     rbd_aio_release(completion);
+  }
+  rc_ = rc;
+  Settle(env);  // deletes this
+  return promise;
+}
+
+template <typename Submit>
+Napi::Promise AioOp::StartRados(Napi::Env env, Submit submit) {
+  Napi::Promise promise = deferred_.Promise();
+  rados_completion_t completion = nullptr;
+  int rc = rados_aio_create_completion2(this, &AioOp::OnRadosComplete, &completion);
+  if (rc == 0) {
+    dispatcher_->Begin(env);
+    submitted_ = true;
+    rc = submit(completion);
+    if (rc >= 0) return promise;  // OnRadosComplete will fire
+    rados_aio_release(completion);
   }
   rc_ = rc;
   Settle(env);  // deletes this

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 
 import * as constants from '../../lib/constants';
-import { addon, type NativeAddon, type NativeHasher, type NativeImage, type NativeIoCtx, type NativeRadosCluster, type NativeRbd, type NativeRbdX } from '../../lib/native';
+import { addon, type NativeAddon, type NativeHasher, type NativeImage, type NativeIoCtx, type NativeRadosCluster, type NativeRadosExt, type NativeRbd, type NativeRbdX } from '../../lib/native';
 
 /**
  * Every key of a declared native interface, marked method or property. The
@@ -13,7 +13,7 @@ type Kinds<T> = Record<keyof T, 'method' | 'property'>;
 
 const ADDON = {
   connect: 'method', openImage: 'method', setErrorFactory: 'method', createHasher: 'method', releaseAll: 'method',
-  rbd: 'property', rbdx: 'property', constants: 'property', Hasher: 'method', RadosCluster: 'method', IoCtx: 'method', Image: 'method',
+  rbd: 'property', rbdx: 'property', rados: 'property', RadosWatch: 'method', ObjectLister: 'method', constants: 'property', Hasher: 'method', RadosCluster: 'method', IoCtx: 'method', Image: 'method',
 } as const satisfies Kinds<NativeAddon>;
 
 const RBD = {
@@ -70,6 +70,23 @@ const RBDX = {
   ImageOptions: 'method',
 } as const satisfies Kinds<NativeRbdX>;
 
+const RADOSX = {
+  writeOperate: 'method', readOperate: 'method', aioWrite: 'method', aioWriteFull: 'method', aioAppend: 'method',
+  aioWriteSame: 'method', aioRead: 'method', aioRemove: 'method', aioStat: 'method', aioGetXattr: 'method',
+  aioSetXattr: 'method', aioRmXattr: 'method', aioCmpExt: 'method', aioExec: 'method', aioFlush: 'method',
+  watch: 'method', notifyAck: 'method', notify: 'method', watchFlush: 'method', lockExclusive: 'method',
+  lockShared: 'method', unlock: 'method', listLockers: 'method', breakLock: 'method', snapCreate: 'method',
+  snapRemove: 'method', snapRollback: 'method', snapList: 'method', snapLookup: 'method', snapGetName: 'method',
+  snapGetStamp: 'method', snapSetRead: 'method', selfmanagedSnapCreate: 'method', selfmanagedSnapRemove: 'method',
+  selfmanagedSnapRollback: 'method', selfmanagedSnapSetWriteContext: 'method', command: 'method',
+  blocklistAdd: 'method', pingMonitor: 'method', getAddrs: 'method', version: 'method', poolGetBaseTier: 'method',
+  minCompatibleClient: 'method', inconsistentPgs: 'method', createPoolWithRule: 'method', openIoctxById: 'method',
+  applicationEnable: 'method', applicationList: 'method', applicationMetadataGet: 'method',
+  applicationMetadataSet: 'method', applicationMetadataRemove: 'method', applicationMetadataList: 'method',
+  poolAlignment: 'method', setLocatorKey: 'method', openObjectList: 'method', truncate: 'method', cmpext: 'method',
+  writeSame: 'method', exec: 'method', checksum: 'method', setAllocHint: 'method',
+} as const satisfies Kinds<NativeRadosExt>;
+
 const HASHER = { algorithms: 'property', pending: 'property', update: 'method', digest: 'method' } as const satisfies Kinds<NativeHasher>;
 
 function methodsOf(kinds: Record<string, 'method' | 'property'>): string[] {
@@ -96,6 +113,7 @@ describe('native addon exports', () => {
     assert.deepEqual(Object.keys(addon).sort(), Object.keys(ADDON).sort());
     assert.deepEqual(Object.keys(addon.rbd).sort(), Object.keys(RBD).sort());
     assert.deepEqual(Object.keys(addon.rbdx).sort(), Object.keys(RBDX).sort());
+    assert.deepEqual(Object.keys(addon.rados).sort(), Object.keys(RADOSX).sort());
   });
 
   it('rbdx functions reject forged handles with a TypeError', () => {
@@ -104,6 +122,19 @@ describe('native addon exports', () => {
     assert.throws(() => addon.rbdx.namespaceList({} as never), { name: 'TypeError', message: /Expected a IoCtx handle/ });
     assert.throws(() => addon.rbdx.writeSame({} as never, 0, 8, Buffer.alloc(1), 0), { name: 'TypeError', message: /Expected a Image handle/ });
     assert.throws(() => addon.rbdx.updateWatch({} as never, () => undefined), TypeError);
+  });
+
+  it('exports the librados extension functions lib/native.ts declares (addon.rados)', () => {
+    const rados = addon.rados as unknown as Record<string, unknown>;
+    for (const fn of methodsOf(RADOSX)) assert.equal(typeof rados[fn], 'function', `rados.${fn}`);
+    const watchProto = (addon.RadosWatch as unknown as { prototype: Record<string, unknown> }).prototype;
+    for (const m of ['close', 'check']) assert.equal(typeof watchProto[m], 'function', `RadosWatch.${m}`);
+    const listerProto = (addon.ObjectLister as unknown as { prototype: Record<string, unknown> }).prototype;
+    for (const m of ['next', 'close']) assert.equal(typeof listerProto[m], 'function', `ObjectLister.${m}`);
+    assert.throws(() => new (addon.RadosWatch as unknown as new () => unknown)(), TypeError);
+    assert.throws(() => new (addon.ObjectLister as unknown as new () => unknown)(), TypeError);
+    assert.throws(() => addon.rados.aioWrite({} as never, 'x', Buffer.alloc(1), 0), { name: 'TypeError', message: /Expected a IoCtx handle/ });
+    assert.throws(() => addon.rados.command({} as never, 'mgr', undefined, '{}'), { name: 'TypeError', message: /Expected a RadosCluster handle/ });
   });
 
   it('has the same constants as librbd.h', () => {

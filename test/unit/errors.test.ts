@@ -2,7 +2,14 @@ import { strict as assert } from 'node:assert';
 
 import {
   CephError,
+  CompareMismatch,
   ConnectionError,
+  ConnectionShutdown,
+  InProgress,
+  Interrupted,
+  IsConnected,
+  NotConnected,
+  OutOfRange,
   HandleClosedError,
   ImageBusy,
   ImageExists,
@@ -34,7 +41,13 @@ describe('errno to error class', () => {
     ['EACCES', -13, 'rbd', PermissionDenied],
     ['ENOSPC', -28, 'rbd', NoSpace],
     ['ETIMEDOUT', -110, 'rados', TimedOut],
-    ['ESHUTDOWN', -108, 'rados', ConnectionError],
+    ['ESHUTDOWN', -108, 'rados', ConnectionShutdown],
+    ['ENOTCONN', -107, 'rbd', NotConnected],
+    ['EINTR', -4, 'rados', Interrupted],
+    ['EINPROGRESS', -115, 'rados', InProgress],
+    ['EISCONN', -106, 'rados', IsConnected],
+    ['EILSEQ', -84, 'rados', CompareMismatch],
+    ['ERANGE', -34, 'rados', OutOfRange],
   ];
   for (const [code, errno, family, Class] of cases) {
     it(`${family} ${code} -> ${Class.name}`, () => {
@@ -55,6 +68,14 @@ describe('errno to error class', () => {
     assert.ok(toTypedError(raw('ETIMEDOUT', -110, 'rados', 'Rados.connect')) instanceof ConnectionError);
     assert.ok(toTypedError(raw('ENOENT', -2, 'rados', 'Rados.connect')) instanceof ConnectionError);
     assert.ok(toTypedError(raw('EACCES', -13, 'rados', 'Rados.connect')) instanceof PermissionDenied);
+  });
+
+  it('tells ENOTCONN and ESHUTDOWN apart, both still ConnectionErrors', () => {
+    const notConn = toTypedError(raw('ENOTCONN', -107, 'rados', 'Watch.check'));
+    const shut = toTypedError(raw('ESHUTDOWN', -108, 'rados', 'IoCtx.read'));
+    assert.ok(notConn instanceof NotConnected && !(notConn instanceof ConnectionShutdown));
+    assert.ok(shut instanceof ConnectionShutdown && !(shut instanceof NotConnected));
+    assert.ok(notConn instanceof ConnectionError && shut instanceof ConnectionError);
   });
 
   it('keeps unknown errnos as the family base class', () => {
