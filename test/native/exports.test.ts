@@ -1,4 +1,6 @@
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
 
 import * as constants from '../../lib/constants';
 import { addon, type NativeAddon, type NativeHasher, type NativeImage, type NativeIoCtx, type NativeRadosCluster, type NativeRadosExt, type NativeRbd, type NativeRbdX } from '../../lib/native';
@@ -98,6 +100,16 @@ function prototypeOf(ctor: unknown): Record<string, unknown> {
 }
 
 describe('native addon exports', () => {
+  it('resolves every symbol at load time (RTLD_NOW: nothing declared but left undefined)', function () {
+    this.timeout(30_000);
+    // node-gyp-build picks the same binary lib/native.ts loads; dlopen with
+    // RTLD_NOW fails on a symbol that lazy binding would only miss when called.
+    const root = path.resolve(__dirname, '..', '..', '..');
+    const script = `const p = require('node-gyp-build').resolve(${JSON.stringify(root)});
+      process.dlopen({ exports: {} }, p, require('os').constants.dlopen.RTLD_NOW); console.log('ok')`;
+    assert.equal(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' }).trim(), 'ok');
+  });
+
   it('exports what lib/native.ts declares', () => {
     const exported = addon as unknown as Record<string, unknown>;
     for (const m of methodsOf(ADDON)) assert.equal(typeof exported[m], 'function', m);
