@@ -212,7 +212,7 @@ function registerLifecycle(leaf: Leaf): void {
     .argument('<snapshot-id>')
     .action((id: string, snapId: string, opts: VolumeOpts, cmd: Command) =>
       withDriver(commonOptions(cmd), opts.pool, async (driver) => {
-        await driver.createSnapshot({ id: snapId, volumeName: volumeName(id), volumeSize: 0 });
+        await driver.createSnapshot({ id: snapId, volumeName: volumeName(id) });
         output(commonOptions(cmd), { volume: describe(opts.pool, id, null), snapshot: { id: snapId, name: snapshotName(snapId) } }, () =>
           `created snapshot ${opts.pool}/${volumeName(id)}@${snapshotName(snapId)} (protected)`,
         );
