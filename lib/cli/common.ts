@@ -218,7 +218,8 @@ export interface ImageRef {
  * when it is neither.
  */
 export function parseImageRef(value: string, defaultPool: string): ImageRef {
-  if (value.startsWith('rbd://')) return { uri: value, pool: defaultPool, image: '', snapshot: null };
+  // Any URI goes to the store's parser (BadStoreUri for another scheme).
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return { uri: value, pool: defaultPool, image: '', snapshot: null };
   const m = /^(?:([^/@\0]+)\/)?([^/@\0]+)(?:@([^/@\0]+))?$/.exec(value);
   if (!m) throw new UsageError(`'${value}' is not an image: expected [pool/]image[@snapshot] or rbd://<fsid>/<pool>/<image>/<snapshot>`);
   return { pool: m[1] ?? defaultPool, image: m[2], snapshot: m[3] ?? null };
