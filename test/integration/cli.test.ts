@@ -392,7 +392,7 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
       // A malformed location is a usage error since issue 19 (exit 2, was 1).
       const bad = await ceph(['image', 'info', 'http://x/y']);
       assert.equal(bad.code, 2);
-      assert.match(bad.stderr, /^ceph-rbd: BadStoreUri: Location URI must start with one of: rbd:\/\//);
+      assert.match(bad.stderr, /^ceph-rbd: BadStoreUri \(ERR_GLANCE_BAD_STORE_URI\): Location URI must start with one of: rbd:\/\//);
     });
 
     it('download writes FILE (whole, or --offset/--length), or stdout with -', async () => {
