@@ -33,6 +33,11 @@ export class CephError extends Error {
   snapshot?: string;
   object?: string;
 
+  /** Whether retrying the same call later can succeed (busy, timed out, connection lost). See docs/API.md#error-contract. */
+  get retryable(): boolean {
+    return false;
+  }
+
   constructor(message: string, fields: CephErrorFields = {}) {
     super(message);
     this.name = new.target.name;
@@ -65,7 +70,11 @@ export class RbdError extends RadosError {
 // librbd
 export class ImageNotFound extends RbdError {}
 export class ImageExists extends RbdError {}
-export class ImageBusy extends RbdError {}
+export class ImageBusy extends RbdError {
+  override get retryable(): boolean {
+    return true;
+  }
+}
 export class ImageHasSnapshots extends RbdError {}
 export class ReadOnlyImage extends RbdError {}
 export class FunctionNotSupported extends RbdError {}
@@ -78,16 +87,28 @@ export class IncompleteWriteError extends RbdError {}
 // librados, and shared by both layers
 export class ObjectNotFound extends RadosError {}
 export class ObjectExists extends RadosError {}
-export class ObjectBusy extends RadosError {}
+export class ObjectBusy extends RadosError {
+  override get retryable(): boolean {
+    return true;
+  }
+}
 export class NoData extends RadosError {}
 export class InvalidArgument extends RadosError {}
 export class PermissionDenied extends RadosError {}
 export class NoSpace extends RadosError {}
 export class DiskQuotaExceeded extends RadosError {}
-export class TimedOut extends RadosError {}
+export class TimedOut extends RadosError {
+  override get retryable(): boolean {
+    return true;
+  }
+}
 export class IOError extends RadosError {}
 /** The cluster could not be reached, or the connection was lost. */
-export class ConnectionError extends RadosError {}
+export class ConnectionError extends RadosError {
+  override get retryable(): boolean {
+    return true;
+  }
+}
 
 // librados errno classes (names as in Ceph's rados.pyx).
 /** ENOTCONN: not connected, e.g. a watch whose session broke (Watch.check). */
@@ -126,6 +147,7 @@ const BY_OP_PREFIX: Array<[string, Record<string, ErrorClass>]> = [
 /** A call on a handle that is closing or closed (code 'ERR_CEPH_CLOSED'). */
 export class HandleClosedError extends Error {
   readonly code = 'ERR_CEPH_CLOSED';
+  readonly retryable = false;
   op: string;
   constructor(message: string, op = 'unknown') {
     super(message);
@@ -137,6 +159,7 @@ export class HandleClosedError extends Error {
 /** A long operation stopped through its AbortSignal (like Node's AbortError). */
 export class AbortError extends Error {
   readonly code = 'ABORT_ERR';
+  readonly retryable = false;
   constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'AbortError';

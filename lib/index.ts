@@ -43,7 +43,9 @@ export {
   type AddResult as GlanceAddResult,
   type GetOptions as GlanceGetOptions,
   type GetResult as GlanceGetResult,
+  type StatResult as GlanceStatResult,
 } from './glance/store';
+export { checkRbdName, MAX_RBD_NAME_BYTES } from './validate';
 export { parseLocation as parseGlanceLocation, formatLocation as formatGlanceLocation, type RbdLocation, type RbdLocationParts } from './glance/location';
 export type { UploadSource } from './internal/chunk-source';
 export type { HashOn } from './glance/hashing';
@@ -57,6 +59,7 @@ export {
   InUseByStore,
   BackendException,
   BadStoreConfiguration,
+  GLANCE_ERROR_CODES,
 } from './glance/errors';
 export * from './cinder';
 export { setLogger, getLogger, type Logger, type LoggerLike, type LogFn } from './logger';

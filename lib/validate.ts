@@ -110,6 +110,30 @@ export function checkName(value: unknown, name: string): string {
   return value;
 }
 
+/**
+ * The longest image name, in UTF-8 bytes, librbd creates whole on a
+ * default cluster: it builds RADOS object names from it (`rbd_id.<name>`
+ * and longer), and past 2039 bytes one of them exceeds the OSDs' default
+ * osd_max_object_name_len (2048), so rbd_create fails with ENAMETOOLONG
+ * half-way, leaving an image that is listed but unusable.
+ */
+export const MAX_RBD_NAME_BYTES = 2039;
+
+/**
+ * An image, volume or snapshot name (or the id a name is made from) that the
+ * `rbd` tool can address: non-empty, no NUL, no `/` (pool/namespace
+ * separator), no `@` (snapshot separator), at most `maxBytes` UTF-8 bytes
+ * (after `prefix`, e.g. 'volume-', is added).
+ */
+export function checkRbdName(value: unknown, name: string, prefix = '', maxBytes = MAX_RBD_NAME_BYTES): string {
+  if (typeof value !== 'string') throw invalidType(name, 'a string', value);
+  if (value.length === 0) throw invalidValue(name, 'a non-empty string', value);
+  if (/[\0/@]/.test(value)) throw invalidValue(name, "a name without '/', '@' or NUL characters", value);
+  const limit = maxBytes - Buffer.byteLength(prefix);
+  if (Buffer.byteLength(value) > limit) throw outOfRange(name, `a name of at most ${limit} bytes`, value);
+  return value;
+}
+
 export function checkOptionalName(value: unknown, name: string): string | undefined {
   return value === undefined || value === null ? undefined : checkName(value, name);
 }

@@ -2,7 +2,7 @@
  * The Glance part of `npm run demo`: upload a generated 256 MiB image the
  * way Glance stores images (into pool `images`: chunked, MD5 + sha512,
  * protected snapshot `snap`) with the command line, as a user would type it
- * (`ceph-rbd image upload - --id … --json`, the data on its stdin, its
+ * (`ceph-rbd image upload - ID --json`, the data on its stdin, its
  * progress bar on a terminal); then, with the library, read a range back
  * with GlanceStore.get(offset, length), check it, and delete the image.
  */
@@ -49,12 +49,12 @@ function makeImage(): { stream: () => Readable; range: (offset: number, length: 
 const root = path.resolve(__dirname, '..', '..');
 
 /**
- * Runs `ceph-rbd image upload - --id ID --size N --json` (node
+ * Runs `ceph-rbd image upload - ID --size N --json` (node
  * dist/lib/cli/main.js) with `data` on its stdin; prints the command line;
  * its progress bar and messages go to our stderr. Resolves its JSON result.
  */
 async function cliUpload(confFile: string, id: string, size: number, data: Readable, say: (line: string) => void): Promise<GlanceAddResult> {
-  const args = ['dist/lib/cli/main.js', 'image', 'upload', '-', '--id', id, '--size', String(size), '--pool', 'images', '--conf', confFile, '--json'];
+  const args = ['dist/lib/cli/main.js', 'image', 'upload', '-', id, '--size', String(size), '--pool', 'images', '--conf', confFile, '--json'];
   say(`$ node ${args.join(' ')} < (the generated image)`);
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['pipe', 'pipe', 'inherit'] });
   const out: Buffer[] = [];

@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 
-import { CephError, HandleClosedError, ImageBusy, ImageHasSnapshots, ImageNotFound, InvalidArgument, PermissionDenied } from '../errors';
+import { CephError, HandleClosedError, ImageBusy, ImageExists, ImageHasSnapshots, ImageNotFound, InvalidArgument, PermissionDenied } from '../errors';
 import { readImageChunks } from '../internal/chunk-reader';
 import { defaultFeatures } from '../internal/features';
 import { withImage } from '../internal/image';
@@ -34,12 +34,29 @@ import {
   InvalidConfigurationValue,
   ManageExistingInvalidReference,
   NotSupported,
+  SnapshotExists,
   SnapshotIsBusy,
+  SnapshotNotFound,
   VolumeBackendAPIException,
+  VolumeExists,
+  VolumeHasSnapshots,
   VolumeIsBusy,
+  VolumeNotFound,
 } from './errors';
+import { isUserSnapshot, readSnapshot, readSnapshots, readVolume, readVolumeIds, snapshotName, volumeName, type SnapshotInfo, type VolumeInfo } from './inventory';
 import { parseRbdSnapshotLocation, type RbdSnapshotLocation } from './location';
-import { candidateLocations, checkSnapshot, checkVolume, diskFormatOf, rejectEncrypted, resolveOptions, type Resolved, type VolumeRef } from './options';
+import {
+  candidateLocations,
+  checkSnapshot,
+  checkVolume,
+  checkVolumeIdent,
+  diskFormatOf,
+  rejectEncrypted,
+  resolveOptions,
+  type Resolved,
+  type VolumeIdent,
+  type VolumeRef,
+} from './options';
 import { listManageableVolumes, paginateEntries } from './manage';
 import { monAddrs, volumeStats } from './stats';
 import { destroyStream, writeStreamToImage } from './transfer';
@@ -55,9 +72,45 @@ import type {
   Volume,
   VolumeStats,
 } from './types';
-import { GiB, MiB, orderFor } from './util';
+import { GiB, MiB, ceilGiB, orderFor } from './util';
 
 export { DRIVER_VERSION } from './stats';
+export { volumeName, snapshotName, type VolumeInfo, type SnapshotInfo } from './inventory';
+
+/** Options of deleteVolume. */
+export interface DeleteVolumeOptions {
+  /**
+   * Refuse (VolumeHasSnapshots, nothing changed) when the volume has Cinder
+   * snapshots, as Cinder's API does; by default the driver deletes it as
+   * upstream's driver does (to the trash, with its snapshots).
+   */
+  refuseWithSnapshots?: boolean;
+}
+
+/** Why cloneImage did not clone (docs/API.md#rbdvolumedriver). */
+export type CloneRefusalReason = 'no-location' | 'bad-location' | 'other-cluster' | 'not-raw' | 'not-found' | 'unreadable' | 'too-large';
+
+interface CloneRefusal {
+  url: string | null;
+  reason: CloneRefusalReason;
+  detail: string;
+}
+
+/** What cloneImage resolves. */
+export type CloneImageResult =
+  | { cloned: true; modelUpdate: ModelUpdate }
+  | { cloned: false; modelUpdate: ModelUpdate; reason: CloneRefusalReason; detail: string };
+
+/** What purgeTrash() did. */
+export interface PurgeResult {
+  purged: Array<{ id: string; name: string }>;
+  /** Entries whose deferment has not ended yet. */
+  deferred: Array<{ id: string; name: string }>;
+  /** Entries that could not be removed, with the error (e.g. ImageBusy: a snapshot still has clones). */
+  failed: Array<{ id: string; name: string; error: Error }>;
+  /** Set when the purge itself failed (e.g. no connection). */
+  error?: Error;
+}
 /** Snapshots the Ceph backup driver leaves on a volume: `backup.<backup id>.snap.<unix time>`. */
 export const BACKUP_SNAP_RE = /^backup\.([a-z0-9-]+?)\.snap\.(.+)$/;
 
@@ -168,10 +221,14 @@ export class RbdVolumeDriver implements AsyncDisposable {
    * `_trash_purge`: removes every trash entry whose deferment has ended
    * (EPERM = not yet, skipped). A trashed Cinder clone, once gone, also
    * releases its parent's `.clone_snap` (and `.deleted` parents):
-   * docs/DESIGN.md#d4-parent-chain-cleaned-on-every-path. Errors are logged, never thrown. `filter` limits the
+   * docs/DESIGN.md#d4-parent-chain-cleaned-on-every-path. Never throws: what
+   * could not be purged is logged and reported in the result (`deferred`:
+   * not expired yet; `failed`: with the error, e.g. a volume whose snapshot
+   * still has clones; `error`: the purge itself failed). `filter` limits the
    * purge to the entries it accepts (default: all, as Cinder).
    */
-  async purgeTrash(filter?: (entry: TrashEntry) => boolean): Promise<void> {
+  async purgeTrash(filter?: (entry: TrashEntry) => boolean): Promise<PurgeResult> {
+    const result: PurgeResult = { purged: [], deferred: [], failed: [] };
     try {
       await this.#session.run(async () => {
         const ioctx = await this.#ioctx();
@@ -186,16 +243,24 @@ export class RbdVolumeDriver implements AsyncDisposable {
           try {
             await Rbd.trashRemove(ioctx, entry.id);
           } catch (err) {
-            if (err instanceof PermissionDenied) this.#logger.debug(`trash entry ${entry.name} not expired yet`);
-            else this.#logger.warn(`cannot remove trash entry ${entry.name}: ${errorText(err)}`);
+            if (err instanceof PermissionDenied) {
+              this.#logger.debug(`trash entry ${entry.name} not expired yet`);
+              result.deferred.push({ id: entry.id, name: entry.name });
+            } else {
+              this.#logger.warn(`cannot remove trash entry ${entry.name}: ${errorText(err)}`);
+              result.failed.push({ id: entry.id, name: entry.name, error: err as Error });
+            }
             continue;
           }
+          result.purged.push({ id: entry.id, name: entry.name });
           if (parent) await this.#cleanParentRefs(parent);
         }
       });
     } catch (err) {
       this.#logger.error(`trash purge failed: ${errorText(err)}`);
+      result.error = err as Error;
     }
+    return result;
   }
 
   // ---- create / delete -------------------------------------------------------
@@ -208,7 +273,12 @@ export class RbdVolumeDriver implements AsyncDisposable {
       const ioctx = await this.#ioctx();
       const features = await this.#features();
       this.#logger.debug(`creating volume ${v.name} of ${v.size} GiB (order ${this.#order}, features ${features})`);
-      await Rbd.create(ioctx, v.name, v.size * GiB, { order: this.#order, features });
+      try {
+        await Rbd.create(ioctx, v.name, v.size * GiB, { order: this.#order, features });
+      } catch (err) {
+        if (err instanceof ImageExists) throw new VolumeExists(v.name, { cause: err, pool: this.config.pool });
+        throw err;
+      }
       // `_setup_volume` has nothing to apply (no QoS, replication or multiattach types here).
       return {};
     });
@@ -222,13 +292,18 @@ export class RbdVolumeDriver implements AsyncDisposable {
    * removed it, the parent chain is cleaned
    * (docs/DESIGN.md#d4-parent-chain-cleaned-on-every-path).
    */
-  async deleteVolume(volume: Volume): Promise<void> {
-    const v = checkVolume(volume);
+  async deleteVolume(volume: Volume | VolumeIdent | string, options: DeleteVolumeOptions = {}): Promise<void> {
+    const v = checkVolumeIdent(volume);
+    const refuseWithSnapshots = checkObject<DeleteVolumeOptions>(options, 'options').refuseWithSnapshots === true;
     await this.#session.run(async () => {
       const ioctx = await this.#ioctx();
       const found: { cloneSnap: string | null; parent: CloneInfo | null } = { cloneSnap: null, parent: null };
       try {
         await withImage(ioctx, v.name, {}, async (img) => {
+          if (refuseWithSnapshots) {
+            const user = (await img.listSnaps()).map((s) => s.name).filter((n) => isUserSnapshot(n, BACKUP_SNAP_RE));
+            if (user.length > 0) throw new VolumeHasSnapshots(v.name, user);
+          }
           for (const snap of await img.listSnaps()) {
             if (BACKUP_SNAP_RE.test(snap.name)) {
               this.#logger.debug(`deleting backup snapshot ${v.name}@${snap.name}`);
@@ -317,16 +392,44 @@ export class RbdVolumeDriver implements AsyncDisposable {
 
   // ---- snapshots ---------------------------------------------------------------
 
-  /** create_snapshot: create and protect `snapshot.name` on its volume. */
+  /**
+   * create_snapshot: create and protect `snapshot.name` on its volume (given
+   * by `volumeName` or `volumeId`). VolumeNotFound / SnapshotExists; a
+   * `volumeSize` that is not the volume's size (GiB, rounded up) is a
+   * RangeError and nothing is created.
+   */
   async createSnapshot(snapshot: Snapshot): Promise<void> {
     const s = checkSnapshot(snapshot);
     await this.#session.run(async () => {
       const ioctx = await this.#ioctx();
-      await withImage(ioctx, s.volumeName, {}, async (img) => {
-        await img.createSnap(s.name);
+      await this.#onVolume(ioctx, s.volumeName, async (img) => {
+        if (s.volumeSize !== undefined) {
+          const actual = ceilGiB(await img.size());
+          if (actual !== s.volumeSize) throw outOfRange('snapshot.volumeSize', `the size of volume ${s.volumeName} (${actual} GiB)`, s.volumeSize);
+        }
+        try {
+          await img.createSnap(s.name);
+        } catch (err) {
+          if (err instanceof ImageExists) throw new SnapshotExists(`${s.volumeName}@${s.name}`, { cause: err, pool: this.config.pool });
+          throw err;
+        }
         await img.protectSnap(s.name);
       });
     });
+  }
+
+  /** Opens volume `name` for `fn`; VolumeNotFound (cause kept) when the image does not exist. Errors from `fn` pass through. */
+  async #onVolume<T>(ioctx: IoCtx, name: string, fn: (img: Parameters<Parameters<typeof withImage>[3]>[0]) => Promise<T>, readOnly = false): Promise<T> {
+    let opened = false;
+    try {
+      return await withImage(ioctx, name, { readOnly }, (img) => {
+        opened = true;
+        return fn(img);
+      });
+    } catch (err) {
+      if (!opened && err instanceof ImageNotFound) throw new VolumeNotFound(name, { cause: err, pool: this.config.pool });
+      throw err;
+    }
   }
 
   /**
@@ -390,13 +493,20 @@ export class RbdVolumeDriver implements AsyncDisposable {
     }
   }
 
-  /** revert_to_snapshot: roll the volume back to the snapshot (no safety snapshot). */
-  async revertToSnapshot(volume: Volume, snapshot: Snapshot): Promise<void> {
-    const v = checkVolume(volume);
+  /** revert_to_snapshot: roll the volume back to the snapshot (no safety snapshot). VolumeNotFound / SnapshotNotFound. */
+  async revertToSnapshot(volume: Volume | VolumeIdent | string, snapshot: Snapshot): Promise<void> {
+    const v = checkVolumeIdent(volume);
     const s = checkSnapshot(snapshot);
     await this.#session.run(async () => {
       const ioctx = await this.#ioctx();
-      await withImage(ioctx, v.name, {}, (img) => img.rollbackToSnap(s.name));
+      await this.#onVolume(ioctx, v.name, async (img) => {
+        try {
+          await img.rollbackToSnap(s.name);
+        } catch (err) {
+          if (err instanceof ImageNotFound) throw new SnapshotNotFound(`${v.name}@${s.name}`, { cause: err, pool: this.config.pool });
+          throw err;
+        }
+      });
     });
   }
 
@@ -408,20 +518,33 @@ export class RbdVolumeDriver implements AsyncDisposable {
    */
   async #clone(v: VolumeRef, srcPool: string, srcImage: string, srcSnap: string): Promise<ModelUpdate> {
     const srcIoctx = await this.#ioctx(srcPool);
-    const stripeUnit = await withImage(srcIoctx, srcImage, { readOnly: true, snapshot: srcSnap }, (img) => img.stripeUnit());
+    let stripeUnit: number;
+    try {
+      stripeUnit = await withImage(srcIoctx, srcImage, { readOnly: true, snapshot: srcSnap }, (img) => img.stripeUnit());
+    } catch (err) {
+      if (err instanceof ImageNotFound) throw new SnapshotNotFound(`${srcImage}@${srcSnap}`, { cause: err, pool: srcPool });
+      throw err;
+    }
     const order = orderFor(Math.max(stripeUnit, this.#chunkBytes));
     const features = await this.#features();
     const ioctx = await this.#ioctx();
     this.#logger.debug(`cloning ${srcPool}/${srcImage}@${srcSnap} to ${this.config.pool}/${v.name} (order ${order})`);
-    await Rbd.clone(srcIoctx, srcImage, srcSnap, ioctx, v.name, { order, features });
+    try {
+      await Rbd.clone(srcIoctx, srcImage, srcSnap, ioctx, v.name, { order, features });
+    } catch (err) {
+      // librbd names the parent; the caller asked about the new volume.
+      if (err instanceof ImageExists) throw new VolumeExists(v.name, { cause: err, pool: this.config.pool });
+      throw err;
+    }
     return {};
   }
 
   /** Resizes to `sizeGiB`; with `growOnly`, a size below the image's current one is a RangeError (never a shrink). */
-  async #resize(name: string, sizeGiB: number, growOnly = false): Promise<void> {
+  async #resize(name: string, sizeGiB: number, growOnly = false, shrinkIsError = true): Promise<void> {
     const ioctx = await this.#ioctx();
     await withImage(ioctx, name, {}, async (img) => {
       const current = await img.size();
+      if (growOnly && sizeGiB * GiB <= current && !shrinkIsError) return;
       if (growOnly && sizeGiB * GiB < current) {
         throw outOfRange('newSizeGiB', `at least the volume's current size (${current / GiB} GiB): extend never shrinks`, sizeGiB);
       }
@@ -437,7 +560,8 @@ export class RbdVolumeDriver implements AsyncDisposable {
     return this.#session.run(async () => {
       const update = await this.#clone(v, this.config.pool, s.volumeName, s.name);
       if (v.useQuota && this.config.flattenVolumeFromSnapshot) await flattenImage(this.#chain, this.config.pool, v.name);
-      if (v.size > s.volumeSize) await this.#resize(v.name, v.size);
+      if (s.volumeSize === undefined) await this.#resize(v.name, v.size, true, false);
+      else if (v.size > s.volumeSize) await this.#resize(v.name, v.size);
       return update;
     });
   }
@@ -456,13 +580,13 @@ export class RbdVolumeDriver implements AsyncDisposable {
     return this.#session.run(async () => {
       const ioctx = await this.#ioctx();
       if (this.config.maxCloneDepth <= 0) {
-        await withImage(ioctx, src.name, { readOnly: true }, (img) => img.copy(ioctx, v.name));
+        await this.#onVolume(ioctx, src.name, (img) => img.copy(ioctx, v.name), true);
         if (v.size !== src.size) await this.#resize(v.name, v.size);
         return {};
       }
       const cloneSnap = `${v.name}${CLONE_SNAP_SUFFIX}`;
       const features = await this.#features();
-      await withImage(ioctx, src.name, {}, async (img) => {
+      await this.#onVolume(ioctx, src.name, async (img) => {
         let created = false;
         let protectedSnap = false;
         try {
@@ -521,25 +645,25 @@ export class RbdVolumeDriver implements AsyncDisposable {
 
   /**
    * `_is_cloneable`: same cluster (fsid), raw disk format, and the snapshot
-   * opens read-only. Resolves the parsed location and its size, or null;
-   * never throws for an unusable image.
+   * opens read-only. Resolves the parsed location and its size, or why not
+   * (a CloneRefusal); never throws for an unusable image.
    */
-  async #cloneable(url: string, meta: ImageMeta | undefined): Promise<(RbdSnapshotLocation & { size: number }) | null> {
+  async #cloneable(url: string, meta: ImageMeta | undefined): Promise<(RbdSnapshotLocation & { size: number }) | CloneRefusal> {
     let loc: RbdSnapshotLocation;
     try {
       loc = parseRbdSnapshotLocation(url);
     } catch (err) {
       this.#logger.debug(`not cloneable: ${errorText(err)}`);
-      return null;
+      return { url, reason: 'bad-location', detail: errorText(err) };
     }
     if (loc.fsid !== (await this.#session.fsid())) {
       this.#logger.debug(`${url} is in a different ceph cluster.`);
-      return null;
+      return { url, reason: 'other-cluster', detail: `${url} is in a different ceph cluster` };
     }
     const format = diskFormatOf(meta);
     if (format !== 'raw') {
       this.#logger.debug(`image ${url} is not stored in raw format (disk_format ${String(format)}).`);
-      return null;
+      return { url, reason: 'not-raw', detail: `disk_format is ${String(format)}, not raw` };
     }
     try {
       const ioctx = await this.#ioctx(loc.pool);
@@ -548,34 +672,42 @@ export class RbdVolumeDriver implements AsyncDisposable {
     } catch (err) {
       if (!(err instanceof CephError)) throw err;
       this.#logger.debug(`Unable to open image ${loc.pool}/${loc.image}@${loc.snapshot}: ${errorText(err)}`);
-      return null;
+      const missing = err.code === 'ENOENT';
+      return { url, reason: missing ? 'not-found' : 'unreadable', detail: `${loc.pool}/${loc.image}@${loc.snapshot}: ${errorText(err)}` };
     }
   }
 
-  async #firstCloneable(v: VolumeRef, location: ImageLocation, meta: ImageMeta | undefined): Promise<(RbdSnapshotLocation & { size: number }) | null> {
+  /** The first cloneable candidate, or why none is (the last candidate's refusal; 'no-location' when there is none). */
+  async #firstCloneable(v: VolumeRef, location: ImageLocation, meta: ImageMeta | undefined): Promise<(RbdSnapshotLocation & { size: number }) | CloneRefusal> {
+    let refusal: CloneRefusal = { url: null, reason: 'no-location', detail: 'the image has no location' };
     for (const url of candidateLocations(location)) {
       const loc = await this.#cloneable(url, meta);
-      if (!loc) continue;
+      if ('reason' in loc) {
+        refusal = loc;
+        continue;
+      }
       if (loc.size > v.size * GiB) {
         this.#logger.debug(`image ${url} (${loc.size} bytes) does not fit in volume ${v.name} (${v.size} GiB)`);
+        refusal = { url, reason: 'too-large', detail: `image ${url} (${loc.size} bytes) does not fit in volume ${v.name} (${v.size} GiB)` };
         continue;
       }
       return loc;
     }
-    return null;
+    return refusal;
   }
 
   /**
    * clone_image: COW-clones the first cloneable candidate location into the
-   * volume and grows it to the volume size. `{ cloned: false }` when none is
-   * cloneable (the caller then copies the data).
+   * volume and grows it to the volume size. `{ cloned: false, reason, detail }`
+   * when none is cloneable (the caller then copies the data); VolumeExists
+   * when the volume's name is taken.
    */
-  async cloneImage(volume: Volume, imageLocation: ImageLocation, imageMeta: ImageMeta): Promise<{ cloned: boolean; modelUpdate: ModelUpdate }> {
+  async cloneImage(volume: Volume, imageLocation: ImageLocation, imageMeta: ImageMeta): Promise<CloneImageResult> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'cloneImage');
     return this.#session.run(async () => {
       const loc = await this.#firstCloneable(v, imageLocation, imageMeta);
-      if (!loc) return { cloned: false, modelUpdate: {} };
+      if ('reason' in loc) return { cloned: false, modelUpdate: {}, reason: loc.reason, detail: loc.detail };
       const update = await this.#clone(v, loc.pool, loc.image, loc.snapshot);
       await this.#resize(v.name, v.size);
       return { cloned: true, modelUpdate: { ...update, provider_location: null } };
@@ -597,7 +729,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
     if (format !== undefined && format !== 'raw') {
       throw new NotSupported(`copyImageToVolume: disk_format ${format} needs conversion, which this driver does not do (raw only)`);
     }
-    if (await this.#session.run(() => this.#firstCloneable(v, imageLocation, imageMeta))) {
+    if (!('reason' in (await this.#session.run(() => this.#firstCloneable(v, imageLocation, imageMeta))))) {
       await this.#deleteWithRetry(v);
       const res = await this.cloneImage(volume, imageLocation, imageMeta);
       if (res.cloned) return res.modelUpdate;
@@ -772,6 +904,53 @@ export class RbdVolumeDriver implements AsyncDisposable {
     const ids = new Set((cinderVolumes ?? []).map((c) => c.id));
     const entries = await this.#session.run(async () => listManageableVolumes(await this.#ioctx(), ids, this.#logger));
     return paginateEntries(entries, marker, limit, offset, sortKeys, sortDirs);
+  }
+
+  // ---- id-based reads ----------------------------------------------------------------------
+
+  /** `volume-<id>`, the id validated (also exported as volumeName()). */
+  static volumeName(id: string): string {
+    return volumeName(id);
+  }
+
+  /** `snapshot-<id>`, the id validated (also exported as snapshotName()). */
+  static snapshotName(id: string): string {
+    return snapshotName(id);
+  }
+
+  /** Size, parent, snapshots, features and watchers of volume `id`; VolumeNotFound. */
+  async getVolume(id: string): Promise<VolumeInfo> {
+    volumeName(id);
+    return this.#session.run(async () => readVolume(await this.#ioctx(), this.config.pool, id));
+  }
+
+  /** Every Cinder volume of the pool (`volume-<id>` images, hidden `.deleted` ones excluded), by id. */
+  async listVolumes(): Promise<VolumeInfo[]> {
+    return this.#session.run(async () => {
+      const ioctx = await this.#ioctx();
+      const out: VolumeInfo[] = [];
+      for (const id of await readVolumeIds(ioctx)) {
+        try {
+          out.push(await readVolume(ioctx, this.config.pool, id));
+        } catch (err) {
+          if (!(err instanceof VolumeNotFound)) throw err; // deleted meanwhile
+        }
+      }
+      return out;
+    });
+  }
+
+  /** The snapshots of volume `volumeId` (all of them, with `id` set on Cinder's own `snapshot-<id>` ones); VolumeNotFound. */
+  async listSnapshots(volumeId: string): Promise<SnapshotInfo[]> {
+    volumeName(volumeId);
+    return this.#session.run(async () => readSnapshots(await this.#ioctx(), this.config.pool, volumeId));
+  }
+
+  /** Snapshot `snapshot-<snapId>` of volume `volumeId`; VolumeNotFound / SnapshotNotFound. */
+  async getSnapshot(volumeId: string, snapId: string): Promise<SnapshotInfo> {
+    volumeName(volumeId);
+    snapshotName(snapId);
+    return this.#session.run(async () => readSnapshot(await this.#ioctx(), this.config.pool, volumeId, snapId));
   }
 
   // ---- lifetime ---------------------------------------------------------------------------

@@ -18,11 +18,78 @@ function safeJson(value: unknown): string {
 
 /** Base of every Cinder/Nova-layer error. */
 export class CinderError extends Error {
+  /** Stable code, ERR_CINDER_*. */
   readonly code: string;
-  constructor(message: string, code: string, options?: { cause?: unknown }) {
+  /** Whether retrying the same call later can succeed (docs/API.md#error-contract). */
+  readonly retryable: boolean;
+  constructor(message: string, code: string, options?: { cause?: unknown; retryable?: boolean }) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+    this.retryable = options?.retryable ?? false;
+  }
+}
+
+/** The volume's image already exists (create or clone onto a taken name). */
+export class VolumeExists extends CinderError {
+  readonly volumeName: string;
+  /** The pool the volume was looked for in, when known. */
+  readonly pool?: string;
+  constructor(volumeName: string, options?: { cause?: unknown; pool?: string }) {
+    const where = options?.pool ? `${options.pool}/${volumeName}` : volumeName;
+    super(`Volume ${where} already exists`, 'ERR_CINDER_VOLUME_EXISTS', options);
+    this.volumeName = volumeName;
+    if (options?.pool) this.pool = options.pool;
+  }
+}
+
+/** The volume's image does not exist. */
+export class VolumeNotFound extends CinderError {
+  readonly volumeName: string;
+  /** The pool the volume was looked for in, when known. */
+  readonly pool?: string;
+  constructor(volumeName: string, options?: { cause?: unknown; pool?: string }) {
+    const where = options?.pool ? `${options.pool}/${volumeName}` : volumeName;
+    super(`Volume ${where} could not be found.`, 'ERR_CINDER_VOLUME_NOT_FOUND', options);
+    this.volumeName = volumeName;
+    if (options?.pool) this.pool = options.pool;
+  }
+}
+
+/** The snapshot does not exist on its volume. */
+export class SnapshotNotFound extends CinderError {
+  /** `volume-<id>@snapshot-<id>` (or the snapshot name alone). */
+  readonly snapshotName: string;
+  readonly pool?: string;
+  constructor(snapshotName: string, options?: { cause?: unknown; pool?: string }) {
+    const where = options?.pool ? `${options.pool}/${snapshotName}` : snapshotName;
+    super(`Snapshot ${where} could not be found.`, 'ERR_CINDER_SNAPSHOT_NOT_FOUND', options);
+    this.snapshotName = snapshotName;
+    if (options?.pool) this.pool = options.pool;
+  }
+}
+
+/** A snapshot of that name already exists on the volume. */
+export class SnapshotExists extends CinderError {
+  /** `volume-<id>@snapshot-<id>` (or the snapshot name alone). */
+  readonly snapshotName: string;
+  readonly pool?: string;
+  constructor(snapshotName: string, options?: { cause?: unknown; pool?: string }) {
+    const where = options?.pool ? `${options.pool}/${snapshotName}` : snapshotName;
+    super(`Snapshot ${where} already exists`, 'ERR_CINDER_SNAPSHOT_EXISTS', options);
+    this.snapshotName = snapshotName;
+    if (options?.pool) this.pool = options.pool;
+  }
+}
+
+/** deleteVolume(…, { refuseWithSnapshots: true }) on a volume that has snapshots (nothing changed). */
+export class VolumeHasSnapshots extends CinderError {
+  readonly volumeName: string;
+  readonly snapshots: string[];
+  constructor(volumeName: string, snapshots: string[]) {
+    super(`Volume ${volumeName} still has ${snapshots.length} dependent snapshot(s): ${snapshots.join(', ')}`, 'ERR_CINDER_VOLUME_HAS_SNAPSHOTS');
+    this.volumeName = volumeName;
+    this.snapshots = snapshots;
   }
 }
 
@@ -30,7 +97,7 @@ export class CinderError extends Error {
 export class VolumeIsBusy extends CinderError {
   readonly volumeName: string;
   constructor(volumeName: string, message?: string, options?: { cause?: unknown }) {
-    super(message ?? `deleting volume ${volumeName} that has snapshot`, 'ERR_CINDER_VOLUME_IS_BUSY', options);
+    super(message ?? `deleting volume ${volumeName} that has snapshot`, 'ERR_CINDER_VOLUME_IS_BUSY', { ...options, retryable: true });
     this.volumeName = volumeName;
   }
 }
@@ -39,7 +106,7 @@ export class VolumeIsBusy extends CinderError {
 export class SnapshotIsBusy extends CinderError {
   readonly snapshotName: string;
   constructor(snapshotName: string, options?: { cause?: unknown }) {
-    super(`deleting snapshot ${snapshotName} that has dependent volumes`, 'ERR_CINDER_SNAPSHOT_IS_BUSY', options);
+    super(`deleting snapshot ${snapshotName} that has dependent volumes`, 'ERR_CINDER_SNAPSHOT_IS_BUSY', { ...options, retryable: true });
     this.snapshotName = snapshotName;
   }
 }
@@ -47,7 +114,11 @@ export class SnapshotIsBusy extends CinderError {
 /** A back-end operation failed (Cinder's catch-all for driver errors). */
 export class VolumeBackendAPIException extends CinderError {
   constructor(data: string, options?: { cause?: unknown }) {
-    super(`Bad or unexpected response from the storage volume backend API: ${data}`, 'ERR_CINDER_BACKEND_API', options);
+    super(`Bad or unexpected response from the storage volume backend API: ${data}`, 'ERR_CINDER_BACKEND_API', {
+      ...options,
+      // Retryable when what it wraps is (a lost connection, a busy image).
+      retryable: (options?.cause as { retryable?: unknown } | undefined)?.retryable === true,
+    });
     this.data = data;
   }
   readonly data: string;

@@ -1,5 +1,18 @@
 /** The Cinder RBD volume driver and Nova's direct snapshot. */
-export { RbdVolumeDriver, BACKUP_SNAP_RE, DRIVER_VERSION as CINDER_DRIVER_VERSION } from './driver';
+export {
+  RbdVolumeDriver,
+  BACKUP_SNAP_RE,
+  DRIVER_VERSION as CINDER_DRIVER_VERSION,
+  volumeName,
+  snapshotName,
+  type VolumeInfo,
+  type SnapshotInfo,
+  type DeleteVolumeOptions,
+  type PurgeResult,
+  type CloneImageResult,
+  type CloneRefusalReason,
+} from './driver';
+export type { VolumeIdent } from './options';
 export { directSnapshot, cleanupDirectSnapshot, type DirectSnapshotOptions, type DirectSnapshotStep, type CleanupDirectSnapshotOptions } from './nova';
 export { parseRbdSnapshotLocation, formatRbdSnapshotLocation, type RbdSnapshotLocation } from './location';
 export type {

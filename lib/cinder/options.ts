@@ -1,5 +1,5 @@
 /** Option resolution and argument checks of the Cinder driver. */
-import { invalidType, invalidValue, outOfRange } from '../validate';
+import { checkRbdName, invalidType, outOfRange } from '../validate';
 import { InvalidConfigurationValue, NotSupported } from './errors';
 import type { ImageLocation, ImageMeta, RbdVolumeDriverOptions, Snapshot, Volume } from './types';
 
@@ -54,10 +54,13 @@ export function resolveOptions(o: RbdVolumeDriverOptions): Resolved {
   };
 }
 
-/** A non-empty string: ERR_INVALID_ARG_TYPE for another type, ERR_INVALID_ARG_VALUE for ''. */
-function checkId(value: unknown, name: string): void {
-  if (typeof value !== 'string') throw invalidType(name, 'a non-empty string', value);
-  if (value === '') throw invalidValue(name, 'a non-empty string', value);
+/**
+ * An id or name the `rbd` tool can address once `prefix` is added:
+ * ERR_INVALID_ARG_TYPE for another type, ERR_INVALID_ARG_VALUE for '' or a
+ * '/', '@' or NUL in it, ERR_OUT_OF_RANGE when too long (lib/validate.ts).
+ */
+function checkId(value: unknown, name: string, prefix = ''): string {
+  return checkRbdName(value, name, prefix);
 }
 
 export interface VolumeRef {
@@ -68,20 +71,52 @@ export interface VolumeRef {
   useQuota: boolean;
 }
 
-export function checkVolume(v: Volume, what = 'volume'): VolumeRef {
-  if (v === null || typeof v !== 'object') throw invalidType(what, 'a volume object', v);
-  checkId(v.id, `${what}.id`);
-  if (typeof v.size !== 'number' || !Number.isSafeInteger(v.size) || v.size < 0) throw outOfRange(`${what}.size`, 'a non-negative integer (GiB)', v.size);
-  return { id: v.id, name: v.name ?? `volume-${v.id}`, size: v.size, encrypted: v.encrypted === true, useQuota: v.useQuota !== false };
+function checkSize(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw outOfRange(name, 'a non-negative integer (GiB)', value);
+  return value;
 }
 
-export function checkSnapshot(s: Snapshot): { id: string; name: string; volumeName: string; volumeSize: number } {
+export function checkVolume(v: Volume, what = 'volume'): VolumeRef {
+  if (v === null || typeof v !== 'object') throw invalidType(what, 'a volume object', v);
+  const id = checkId(v.id, `${what}.id`, 'volume-');
+  const name = v.name === undefined ? `volume-${id}` : checkId(v.name, `${what}.name`);
+  const size = checkSize(v.size, `${what}.size`);
+  return { id, name, size, encrypted: v.encrypted === true, useQuota: v.useQuota !== false };
+}
+
+/** A volume given by id alone (a string) or as an object whose size may be omitted. */
+export function checkVolumeIdent(v: string | VolumeIdent, what = 'volume'): { id: string; name: string; size: number | undefined } {
+  if (typeof v === 'string') return { id: checkId(v, `${what}Id`, 'volume-'), name: `volume-${v}`, size: undefined };
+  if (v === null || typeof v !== 'object') throw invalidType(what, 'a volume id or a volume object', v);
+  const id = checkId(v.id, `${what}.id`, 'volume-');
+  const name = v.name === undefined ? `volume-${id}` : checkId(v.name, `${what}.name`);
+  return { id, name, size: v.size === undefined ? undefined : checkSize(v.size, `${what}.size`) };
+}
+
+/** A volume as the id-based calls take it: the id is enough. */
+export interface VolumeIdent {
+  id: string;
+  name?: string;
+  size?: number;
+}
+
+export interface SnapshotRef {
+  id: string;
+  name: string;
+  volumeName: string;
+  /** GiB; undefined when not given (read from the cluster where needed). */
+  volumeSize: number | undefined;
+}
+
+export function checkSnapshot(s: Snapshot): SnapshotRef {
   if (s === null || typeof s !== 'object') throw invalidType('snapshot', 'a snapshot object', s);
-  checkId(s.id, 'snapshot.id');
-  checkId(s.volumeName, 'snapshot.volumeName');
-  // A missing size would silently skip the grow in createVolumeFromSnapshot.
-  if (typeof s.volumeSize !== 'number' || !Number.isSafeInteger(s.volumeSize) || s.volumeSize < 0) throw outOfRange('snapshot.volumeSize', 'a non-negative integer (GiB)', s.volumeSize);
-  return { id: s.id, name: s.name ?? `snapshot-${s.id}`, volumeName: s.volumeName, volumeSize: s.volumeSize };
+  const id = checkId(s.id, 'snapshot.id', 'snapshot-');
+  const name = s.name === undefined ? `snapshot-${id}` : checkId(s.name, 'snapshot.name');
+  let volumeName: string;
+  if (s.volumeName !== undefined) volumeName = checkId(s.volumeName, 'snapshot.volumeName');
+  else if (s.volumeId !== undefined) volumeName = `volume-${checkId(s.volumeId, 'snapshot.volumeId', 'volume-')}`;
+  else throw invalidType('snapshot.volumeName', 'a string (or snapshot.volumeId)', s.volumeName);
+  return { id, name, volumeName, volumeSize: s.volumeSize === undefined ? undefined : checkSize(s.volumeSize, 'snapshot.volumeSize') };
 }
 
 export function rejectEncrypted(v: VolumeRef, op: string): void {

@@ -26,7 +26,7 @@ export async function writeStreamToImage(
       chunkBytes,
       thinProvisioning: true,
       concurrency,
-      tooLong: () => new RangeError(`the image data exceeds the volume size of ${limitBytes} bytes`),
+      tooLong: () => Object.assign(new RangeError(`the image data exceeds the volume size of ${limitBytes} bytes`), { code: 'ERR_OUT_OF_RANGE' }),
     });
     const out = await writer.run(src);
     failed = false;

@@ -73,10 +73,12 @@ export interface Snapshot {
   id: string;
   /** 'snapshot-<id>'; derived from id when omitted. */
   name?: string;
-  /** The name of the volume (image) the snapshot is on. */
-  volumeName: string;
-  /** The size of that volume in GiB. */
-  volumeSize: number;
+  /** The name of the volume (image) the snapshot is on; or give `volumeId`. */
+  volumeName?: string;
+  /** The id of that volume (its name is then `volume-<volumeId>`). */
+  volumeId?: string;
+  /** The size of that volume in GiB; read from the cluster when omitted, an error when it disagrees. */
+  volumeSize?: number;
 }
 
 /** Cinder's model update: fields to store on the volume record. */

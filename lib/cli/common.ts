@@ -7,7 +7,7 @@
  *   0  success
  *   1  a Ceph, store or driver error (class, errno name and errno printed)
  *   2  a usage error (unknown option, missing or malformed argument)
- *   130  interrupted (SIGINT) while a long operation was running
+ *   130/143/129  interrupted (SIGINT/SIGTERM/SIGHUP) while a long operation was running
  *
  * Secrets are never printed: the CLI takes no key on its command line, and
  * prints neither keyrings nor configuration values.
@@ -202,6 +202,29 @@ export function table(header: string[], rows: string[][]): string[] {
   return [fmt(header), ...rows.map(fmt)];
 }
 
+// ---- image references ---------------------------------------------------------
+
+/** An image named on the command line: `rbd://…` (uri set), `pool/image[@snap]` or `image[@snap]` (in `defaultPool`). */
+export interface ImageRef {
+  uri?: string;
+  pool: string;
+  image: string;
+  snapshot: string | null;
+}
+
+/**
+ * Parses an image reference as `rbd` takes it (`[pool/]image[@snap]`), or a
+ * Glance location URI (left to the store's parser). UsageError (exit 2)
+ * when it is neither.
+ */
+export function parseImageRef(value: string, defaultPool: string): ImageRef {
+  // Any URI goes to the store's parser (BadStoreUri for another scheme).
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return { uri: value, pool: defaultPool, image: '', snapshot: null };
+  const m = /^(?:([^/@\0]+)\/)?([^/@\0]+)(?:@([^/@\0]+))?$/.exec(value);
+  if (!m) throw new UsageError(`'${value}' is not an image: expected [pool/]image[@snapshot] or rbd://<fsid>/<pool>/<image>/<snapshot>`);
+  return { pool: m[1] ?? defaultPool, image: m[2], snapshot: m[3] ?? null };
+}
+
 // ---- errors ------------------------------------------------------------------
 
 const ARG_CODES = new Set(['ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_OUT_OF_RANGE']);
@@ -221,7 +244,9 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof UsageError) return 2;
   const e = err as { name?: string; code?: unknown };
   if ((e?.name === 'TypeError' || e?.name === 'RangeError') && typeof e.code === 'string' && ARG_CODES.has(e.code)) return 2;
-  if (interrupted && e?.name === 'AbortError') return 130;
+  // A location the command line gave that is not one: how the command was called.
+  if (e?.code === 'ERR_GLANCE_BAD_STORE_URI') return 2;
+  if (interrupted !== undefined && e?.name === 'AbortError') return EXIT_ON_SIGNAL[interrupted];
   return 1;
 }
 
@@ -268,25 +293,37 @@ export function errorJson(err: unknown): { error: Record<string, unknown> } {
 
 // ---- cancellation ---------------------------------------------------------------
 
-let interrupted = false;
+/** The signals that interrupt a long operation, and the exit status each gives (128 + signal number, as shells report). */
+const EXIT_ON_SIGNAL = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+type Interrupt = keyof typeof EXIT_ON_SIGNAL;
+
+let interrupted: Interrupt | undefined;
 let interruption: AbortController | undefined;
 
 /**
- * The command's AbortSignal: it fires on the first SIGINT (Ctrl-C), so a
- * long operation cleans up (a half-written image is removed) and the
- * command exits 130; a second SIGINT exits at once. Before the first long
- * operation asks for it, SIGINT ends the process as usual.
+ * The command's AbortSignal: it fires on the first SIGINT (Ctrl-C), SIGTERM
+ * (timeout, systemd, Kubernetes) or SIGHUP (closed terminal), so a long
+ * operation cleans up (a half-written image is removed, its lock released)
+ * and the command exits 130/143/129; a second signal exits at once. Before
+ * the first long operation asks for it, the signals end the process as usual.
  */
 export function interruptSignal(): AbortSignal {
   if (!interruption) {
     const ac = new AbortController();
     interruption = ac;
-    process.once('SIGINT', () => {
-      interrupted = true;
-      process.stderr.write('\nceph-rbd: interrupted; cleaning up (Ctrl-C again to exit now)\n');
-      ac.abort(new Error('interrupted'));
-      process.once('SIGINT', () => process.exit(130));
-    });
+    const handlers = new Map<Interrupt, () => void>();
+    const first = (signal: Interrupt): void => {
+      for (const [sig, h] of handlers) process.removeListener(sig, h);
+      interrupted = signal;
+      process.stderr.write(`\nceph-rbd: interrupted; cleaning up (${signal}; send it again to exit now)\n`);
+      ac.abort(new Error(`interrupted (${signal})`));
+      for (const sig of Object.keys(EXIT_ON_SIGNAL) as Interrupt[]) process.once(sig, () => process.exit(EXIT_ON_SIGNAL[sig]));
+    };
+    for (const sig of Object.keys(EXIT_ON_SIGNAL) as Interrupt[]) {
+      const h = (): void => first(sig);
+      handlers.set(sig, h);
+      process.once(sig, h);
+    }
   }
   return interruption.signal;
 }

@@ -27,6 +27,7 @@ import {
   interruptSignal,
   MiB,
   output,
+  parseImageRef,
   parseInteger,
   table,
   type Target,
@@ -63,7 +64,6 @@ function counter(onBytes: (n: number) => void): Transform {
 }
 
 interface UploadOpts {
-  id: string;
   pool: string;
   chunkSize?: number;
   thin?: boolean;
@@ -72,7 +72,10 @@ interface UploadOpts {
   concurrency?: number;
 }
 
-async function upload(file: string, opts: UploadOpts, o: CommonOptions): Promise<void> {
+async function upload(file: string, imageArg: string, uploadOpts: UploadOpts, o: CommonOptions): Promise<void> {
+  const ref = parseImageRef(imageArg, uploadOpts.pool);
+  if (ref.uri !== undefined || ref.snapshot !== null) throw new UsageError(`the image to upload is [pool/]image, got '${imageArg}'`);
+  const opts = { ...uploadOpts, id: ref.image, pool: ref.pool };
   const t = target(o);
   const fromStdin = file === '-';
   let size = opts.size ?? 0;
@@ -120,12 +123,37 @@ async function upload(file: string, opts: UploadOpts, o: CommonOptions): Promise
   }
 }
 
-async function download(location: string, file: string, opts: { offset?: number; length?: number; force?: boolean }, o: CommonOptions): Promise<void> {
+/**
+ * Opens the store on the pool of an image reference and resolves its full
+ * location: `rbd://…` as given, `[pool/]image[@snap]` at Glance's `snap`
+ * unless a snapshot is named.
+ */
+async function openAt(ref: string, defaultPool: string, o: CommonOptions): Promise<{ store: GlanceStore; location: string }> {
+  const t = target(o);
+  const r = parseImageRef(ref, defaultPool);
+  const pool = r.uri !== undefined ? (parseLocation(r.uri).pool ?? defaultPool) : r.pool;
+  const store = await GlanceStore.open(storeOptions(t, pool));
+  const location = r.uri ?? formatLocation({ fsid: store.fsid, pool, image: r.image, snapshot: r.snapshot ?? 'snap' });
+  return { store, location };
+}
+
+/** Opens FILE for writing, refusing an existing one with a hint (the EEXIST kept as the cause). */
+async function createOutput(file: string, force: boolean | undefined): Promise<ReturnType<typeof createWriteStream>> {
+  const out = createWriteStream(file, { flags: force ? 'w' : 'wx' });
+  try {
+    await once(out, 'open');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EEXIST') throw Object.assign(new Error(`${file} already exists; add --force to overwrite it`, { cause: err }), { code: e.code, errno: e.errno });
+    throw err;
+  }
+  return out;
+}
+
+async function download(ref: string, file: string, opts: { offset?: number; length?: number; force?: boolean; pool: string }, o: CommonOptions): Promise<void> {
   const toStdout = file === '-';
   if (toStdout && o.json) throw new UsageError('--json cannot be used when the data goes to stdout (FILE is -)');
-  const t = target(o);
-  const loc = parseLocation(location);
-  const store = await GlanceStore.open(storeOptions(t, loc.pool ?? 'images'));
+  const { store, location } = await openAt(ref, opts.pool, o);
   try {
     const got = await store.get(location, { ...(opts.offset !== undefined ? { offset: opts.offset } : {}), ...(opts.length !== undefined ? { length: opts.length } : {}) });
     const bar = bytesBar(o, 'download', got.length);
@@ -136,8 +164,7 @@ async function download(location: string, file: string, opts: { offset?: number;
       if (toStdout) {
         await pipeline(got.stream, counter((n) => bar.update(n)), process.stdout, { signal, end: false });
       } else {
-        const out = createWriteStream(file, { flags: opts.force ? 'w' : 'wx' });
-        await once(out, 'open').catch((err: unknown) => {
+        const out = await createOutput(file, opts.force).catch((err: unknown) => {
           got.stream.destroy();
           throw err;
         });
@@ -161,10 +188,8 @@ async function download(location: string, file: string, opts: { offset?: number;
   }
 }
 
-async function remove(location: string, o: CommonOptions): Promise<void> {
-  const t = target(o);
-  const loc = parseLocation(location);
-  const store = await GlanceStore.open(storeOptions(t, loc.pool ?? 'images'));
+async function remove(ref: string, opts: { pool: string }, o: CommonOptions): Promise<void> {
+  const { store, location } = await openAt(ref, opts.pool, o);
   try {
     await store.delete(location);
   } finally {
@@ -173,10 +198,11 @@ async function remove(location: string, o: CommonOptions): Promise<void> {
   output(o, { location, deleted: true }, () => `deleted ${location}`);
 }
 
-async function info(location: string, o: CommonOptions): Promise<void> {
+async function info(location: string, opts: { pool: string }, o: CommonOptions): Promise<void> {
   const t = target(o);
-  const loc = parseLocation(location);
-  const pool = loc.pool ?? 'images';
+  const r = parseImageRef(location, opts.pool);
+  const loc = r.uri !== undefined ? parseLocation(r.uri) : { pool: r.pool, image: r.image, snapshot: r.snapshot };
+  const pool = loc.pool ?? opts.pool;
   await using cluster = await Rados.connect(connectOptions(t));
   await using ioctx = await cluster.openIoctx(pool);
   await using image = await Image.open(ioctx, loc.image, { readOnly: true, ...(loc.snapshot !== null ? { snapshot: loc.snapshot } : {}) });
@@ -239,48 +265,63 @@ async function list(opts: { pool: string }, o: CommonOptions): Promise<void> {
   );
 }
 
+/** Takes `--pool` from the group (`image --pool p ls`) when the command did not get its own. */
+function poolFromGroup(group: Command): (cmd: Command, action: Command) => void {
+  return (_cmd, action) => {
+    const groupPool = group.opts().pool as string | undefined;
+    if (groupPool !== undefined && action.getOptionValueSource('pool') === 'default') action.setOptionValue('pool', groupPool);
+  };
+}
+
+const IMAGE_REF = '[pool/]image[@snapshot] (snapshot default: snap), or rbd://<fsid>/<pool>/<image>/<snapshot>';
+
 export function registerImage(program: Command): void {
-  const image = program.command('image').description('Glance-style images (GlanceStore): upload, download, delete, info, ls');
+  const image = addCommonOptions(
+    program.command('image').description('Glance-style images (GlanceStore): upload, download, delete, info, ls').option('--pool <pool>', 'pool (rbd_store_pool) for the commands below'),
+  );
+  image.hook('preAction', poolFromGroup(image));
 
   addCommonOptions(
     image
       .command('upload')
-      .description("store FILE (or stdin: -) as image ID the way Glance does; prints its location")
+      .description('store FILE (or stdin: -) as IMAGE the way Glance does, as `rbd import <path> [pool/]image`; prints its location')
       .argument('<file>', 'the image data, or - for stdin')
-      .requiredOption('--id <id>', 'the image id (the RBD image name)')
+      .argument('<image>', '[pool/]image: the image id (the RBD image name)')
       .option('--pool <pool>', 'pool (rbd_store_pool)', 'images')
       .option('--chunk-size <MiB>', 'chunk size in MiB, 1 to 64 (rbd_store_chunk_size; default 8)', parseInteger(1, 64))
       .option('--thin', 'do not write all-zero chunks (rbd_thin_provisioning)')
       .option('--hash <algo>', 'multihash algorithm', 'sha512')
       .option('--size <bytes>', 'announced size of stdin data (default: unknown)', parseInteger(0))
       .option('--concurrency <n>', 'chunks in flight, 1 to 64 (default 4)', parseInteger(1, 64)),
-    { clientIdOption: false },
-  ).action((file: string, opts: UploadOpts, cmd: Command) => upload(file, opts, commonOptions(cmd)));
+  ).action((file: string, imageArg: string, opts: UploadOpts, cmd: Command) => upload(file, imageArg, opts, commonOptions(cmd)));
 
   addCommonOptions(
     image
       .command('download')
-      .description('write the image at LOCATION to FILE (or stdout: -)')
-      .argument('<location>', 'rbd://<fsid>/<pool>/<image>/<snapshot>')
+      .description('write IMAGE to FILE (or stdout: -)')
+      .argument('<image>', IMAGE_REF)
       .argument('<file>', 'output file, or - for stdout')
+      .option('--pool <pool>', 'pool of a bare image id', 'images')
       .option('--offset <bytes>', 'first byte', parseInteger(0))
       .option('--length <bytes>', 'bytes to read (default: to the end)', parseInteger(0))
       .option('--force', 'overwrite FILE if it exists'),
-  ).action((location: string, file: string, opts: { offset?: number; length?: number; force?: boolean }, cmd: Command) => download(location, file, opts, commonOptions(cmd)));
+  ).action((location: string, file: string, opts: { offset?: number; length?: number; force?: boolean; pool: string }, cmd: Command) => download(location, file, opts, commonOptions(cmd)));
 
   addCommonOptions(
     image
       .command('delete')
-      .description('delete the image at LOCATION (unprotect and remove its snapshot, then the image)')
-      .argument('<location>', 'rbd://<fsid>/<pool>/<image>/<snapshot>'),
-  ).action((location: string, _opts: unknown, cmd: Command) => remove(location, commonOptions(cmd)));
+      .description('delete IMAGE (unprotect and remove its snapshot, then the image)')
+      .argument('<image>', IMAGE_REF)
+      .option('--pool <pool>', 'pool of a bare image id', 'images'),
+  ).action((location: string, opts: { pool: string }, cmd: Command) => remove(location, opts, commonOptions(cmd)));
 
   addCommonOptions(
     image
       .command('info')
-      .description('size, objects, snapshots, parent and clones of the image at LOCATION')
-      .argument('<location>', 'rbd://<fsid>/<pool>/<image>/<snapshot>'),
-  ).action((location: string, _opts: unknown, cmd: Command) => info(location, commonOptions(cmd)));
+      .description('size, objects, snapshots, parent and clones of IMAGE')
+      .argument('<image>', '[pool/]image[@snapshot] or rbd://<fsid>/<pool>/<image>/<snapshot>')
+      .option('--pool <pool>', 'pool of a bare image id', 'images'),
+  ).action((location: string, opts: { pool: string }, cmd: Command) => info(location, opts, commonOptions(cmd)));
 
   addCommonOptions(
     image.command('ls').description('images of a pool, with their Glance locations').option('--pool <pool>', 'pool', 'images'),

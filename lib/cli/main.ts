@@ -6,7 +6,7 @@
  *   ceph-rbd image upload|download|delete|info|ls       Glance-style images
  *   ceph-rbd volume create|delete|snapshot|…|stats       Cinder-style volumes
  *
- * Exit status: 0 success, 1 Ceph/store/driver error, 2 usage error, 130 interrupted.
+ * Exit status: 0 success, 1 Ceph/store/driver error, 2 usage error, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP).
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -42,7 +42,7 @@ export function buildProgram(): Command {
         '',
         'Connection options (-c/--conf, --id, -n/--name, -k/--keyring, --cluster) work as in the rbd tool,',
         'before the command group or after the command; CEPH_CONF and CEPH_ARGS are honoured.',
-        'Exit status: 0 success, 1 Ceph/store/driver error, 2 usage error, 130 interrupted.',
+        'Exit status: 0 success, 1 Ceph/store/driver error, 2 usage error, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP).',
       ].join('\n'),
     );
   addCommonOptions(program);

@@ -7,7 +7,8 @@ import { Transform } from 'node:stream';
 
 import type { Command } from 'commander';
 
-import { RbdVolumeDriver } from '../cinder/driver';
+import { RbdVolumeDriver, snapshotName, volumeName, type VolumeInfo } from '../cinder/driver';
+import { VolumeNotFound } from '../cinder/errors';
 import type { ImageStoreLike, RbdVolumeDriverOptions, Snapshot, Volume, VolumeStats } from '../cinder/types';
 import { parseLocation } from '../glance/location';
 import { GlanceStore, type GlanceStoreOptions } from '../glance/store';
@@ -23,6 +24,7 @@ import {
   interruptSignal,
   output,
   parseInteger,
+  table,
   type Target,
   target,
 } from './common';
@@ -43,8 +45,15 @@ function driverOptions(t: Target, pool: string): RbdVolumeDriverOptions {
   };
 }
 
-const volumeName = (id: string): string => `volume-${id}`;
-const snapshotName = (id: string): string => `snapshot-${id}`;
+/** The volume's size in GiB, or null when it does not exist (any more). */
+async function sizeOrNull(driver: RbdVolumeDriver, id: string): Promise<number | null> {
+  try {
+    return (await driver.getVolume(id)).size;
+  } catch (err) {
+    if (err instanceof VolumeNotFound) return null;
+    throw err;
+  }
+}
 
 /** Runs `fn` with a driver on the volume pool, closed afterwards. */
 async function withDriver<T>(o: CommonOptions, pool: string, fn: (driver: RbdVolumeDriver, t: Target) => Promise<T>): Promise<T> {
@@ -176,12 +185,56 @@ async function fromImage(driver: RbdVolumeDriver, t: Target, o: CommonOptions, i
 type Leaf = (name: string, description: string) => Command;
 
 export function registerVolume(program: Command): void {
-  const volume = program.command('volume').description("Cinder-style volumes (RbdVolumeDriver): image 'volume-ID', snapshot 'snapshot-ID'");
+  const volume = addCommonOptions(
+    program
+      .command('volume')
+      .description("Cinder-style volumes (RbdVolumeDriver): image 'volume-ID', snapshot 'snapshot-ID'")
+      .option('--pool <pool>', 'volume pool (rbd_pool) for the commands below'),
+  );
+  // `volume --pool p stats`: the group's --pool unless the command got its own.
+  volume.hook('preAction', (_cmd, action) => {
+    const groupPool = volume.opts().pool as string | undefined;
+    if (groupPool !== undefined && action.getOptionValueSource('pool') === 'default') action.setOptionValue('pool', groupPool);
+  });
   const leaf: Leaf = (name, description) =>
     addCommonOptions(volume.command(name).description(description).option('--pool <pool>', 'volume pool (rbd_pool)', 'rbd'));
   registerLifecycle(leaf);
   registerCopies(leaf);
   registerMaintenance(leaf);
+  registerInventory(leaf);
+}
+
+function infoLines(v: VolumeInfo): string[] {
+  return [
+    `volume     ${v.pool}/${v.name} (${v.size} GiB, ${v.sizeBytes} bytes)`,
+    `parent     ${v.parent ?? '-'}`,
+    `snapshots  ${v.snapshots.map((s) => `${s.name}${s.protected ? ' (protected)' : ''}${s.children.length > 0 ? ` → ${s.children.join(', ')}` : ''}`).join(', ') || '-'}`,
+    `watchers   ${v.watchers.map((w) => w.address).join(', ') || '-'}`,
+    `features   ${v.features}`,
+  ];
+}
+
+/** ls, info. */
+function registerInventory(leaf: Leaf): void {
+  leaf('ls', 'the Cinder volumes of the pool (volume-ID images), with size, parent and snapshot count').action((opts: VolumeOpts, cmd: Command) =>
+    withDriver(commonOptions(cmd), opts.pool, async (driver) => {
+      const volumes = await driver.listVolumes();
+      output(commonOptions(cmd), { pool: opts.pool, volumes }, () =>
+        volumes.length === 0
+          ? [`no volumes in pool ${opts.pool}`]
+          : table(['ID', 'SIZE', 'PARENT', 'SNAPSHOTS'], volumes.map((v) => [v.id, `${v.size} GiB`, v.parent ?? '-', String(v.snapshots.length)])),
+      );
+    }),
+  );
+
+  leaf('info', 'size, parent, snapshots, watchers and features of a volume')
+    .argument('<volume-id>')
+    .action((id: string, opts: VolumeOpts, cmd: Command) =>
+      withDriver(commonOptions(cmd), opts.pool, async (driver) => {
+        const v = await driver.getVolume(id);
+        output(commonOptions(cmd), v, () => infoLines(v));
+      }),
+    );
 }
 
 /** create, delete, snapshot, unsnapshot. */
@@ -202,8 +255,9 @@ function registerLifecycle(leaf: Leaf): void {
     .argument('<volume-id>')
     .action((id: string, opts: VolumeOpts, cmd: Command) =>
       withDriver(commonOptions(cmd), opts.pool, async (driver) => {
-        await driver.deleteVolume({ id, size: 0 });
-        output(commonOptions(cmd), { volume: describe(opts.pool, id, null), deleted: true }, () => `deleted ${opts.pool}/${volumeName(id)}`);
+        const size = await sizeOrNull(driver, id);
+        await driver.deleteVolume(id);
+        output(commonOptions(cmd), { volume: describe(opts.pool, id, size), deleted: true }, () => `deleted ${opts.pool}/${volumeName(id)}`);
       }),
     );
 
@@ -212,8 +266,10 @@ function registerLifecycle(leaf: Leaf): void {
     .argument('<snapshot-id>')
     .action((id: string, snapId: string, opts: VolumeOpts, cmd: Command) =>
       withDriver(commonOptions(cmd), opts.pool, async (driver) => {
-        await driver.createSnapshot({ id: snapId, volumeName: volumeName(id), volumeSize: 0 });
-        output(commonOptions(cmd), { volume: describe(opts.pool, id, null), snapshot: { id: snapId, name: snapshotName(snapId) } }, () =>
+        await driver.createSnapshot({ id: snapId, volumeId: id });
+        const snap = await driver.getSnapshot(id, snapId);
+        const size = await sizeOrNull(driver, id);
+        output(commonOptions(cmd), { volume: describe(opts.pool, id, size), snapshot: { id: snapId, name: snapshotName(snapId), size: snap.sizeBytes, protected: snap.protected } }, () =>
           `created snapshot ${opts.pool}/${volumeName(id)}@${snapshotName(snapId)} (protected)`,
         );
       }),
@@ -224,8 +280,8 @@ function registerLifecycle(leaf: Leaf): void {
     .argument('<snapshot-id>')
     .action((id: string, snapId: string, opts: VolumeOpts, cmd: Command) =>
       withDriver(commonOptions(cmd), opts.pool, async (driver) => {
-        await driver.deleteSnapshot({ id: snapId, volumeName: volumeName(id), volumeSize: 0 });
-        output(commonOptions(cmd), { volume: describe(opts.pool, id, null), snapshot: { id: snapId, name: snapshotName(snapId) }, deleted: true }, () =>
+        await driver.deleteSnapshot({ id: snapId, volumeId: id });
+        output(commonOptions(cmd), { volume: describe(opts.pool, id, await sizeOrNull(driver, id)), snapshot: { id: snapId, name: snapshotName(snapId) }, deleted: true }, () =>
           `deleted snapshot ${opts.pool}/${volumeName(id)}@${snapshotName(snapId)}`,
         );
       }),
@@ -291,7 +347,7 @@ function registerCopies(leaf: Leaf): void {
         const store = new StoreWithProgress(t, o, opts.imagePool, opts.thin ? { thinProvisioning: true } : {});
         try {
           const result = await driver.copyVolumeToImage({ id, size: 0 }, store, imageId, { disk_format: 'raw' });
-          output(o, { volume: describe(opts.pool, id, null), image: { id: imageId, pool: opts.imagePool }, ...result }, () => [
+          output(o, { volume: describe(opts.pool, id, await sizeOrNull(driver, id)), image: { id: imageId, pool: opts.imagePool }, ...result }, () => [
             `stored ${opts.pool}/${volumeName(id)} as image ${opts.imagePool}/${imageId} (${humanBytes(result.size)})`,
             `location   ${result.location}`,
             ...(result.checksum !== undefined ? [`checksum   ${result.checksum} (md5)`] : []),
@@ -322,8 +378,8 @@ function registerMaintenance(leaf: Leaf): void {
     .argument('<snapshot-id>')
     .action((id: string, snapId: string, opts: VolumeOpts, cmd: Command) =>
       withDriver(commonOptions(cmd), opts.pool, async (driver) => {
-        await driver.revertToSnapshot({ id, size: 0 }, { id: snapId, volumeName: volumeName(id), volumeSize: 0 });
-        output(commonOptions(cmd), { volume: describe(opts.pool, id, null), snapshot: { id: snapId, name: snapshotName(snapId) }, reverted: true }, () =>
+        await driver.revertToSnapshot(id, { id: snapId, volumeId: id });
+        output(commonOptions(cmd), { volume: describe(opts.pool, id, await sizeOrNull(driver, id)), snapshot: { id: snapId, name: snapshotName(snapId) }, reverted: true }, () =>
           `reverted ${opts.pool}/${volumeName(id)} to ${snapshotName(snapId)}`,
         );
       }),

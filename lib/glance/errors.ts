@@ -4,11 +4,33 @@
  * one); `cause` carries the Ceph error that led to it, when there is one.
  */
 
+/** The stable `code` of each class (docs/API.md#error-contract). */
+export const GLANCE_ERROR_CODES = {
+  GlanceStoreError: 'ERR_GLANCE_STORE',
+  BadStoreUri: 'ERR_GLANCE_BAD_STORE_URI',
+  Duplicate: 'ERR_GLANCE_DUPLICATE',
+  Invalid: 'ERR_GLANCE_INVALID',
+  StorageFull: 'ERR_GLANCE_STORAGE_FULL',
+  NotFound: 'ERR_GLANCE_NOT_FOUND',
+  InUseByStore: 'ERR_GLANCE_IN_USE_BY_STORE',
+  BackendException: 'ERR_GLANCE_BACKEND',
+  BadStoreConfiguration: 'ERR_GLANCE_BAD_STORE_CONFIGURATION',
+} as const;
+
+/** Classes whose failure can go away by itself (retrying later can help). */
+const RETRYABLE = new Set<string>(['InUseByStore', 'BackendException']);
+
 /** Base of every Glance store error. */
 export class GlanceStoreError extends Error {
+  /** Stable code, ERR_GLANCE_*. */
+  readonly code: string;
+  /** Whether retrying the same call later can succeed. */
+  readonly retryable: boolean;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
+    this.code = (GLANCE_ERROR_CODES as Record<string, string>)[new.target.name] ?? GLANCE_ERROR_CODES.GlanceStoreError;
+    this.retryable = RETRYABLE.has(new.target.name);
   }
 }
 

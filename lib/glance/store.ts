@@ -37,6 +37,7 @@ import {
   checkInteger,
   checkName,
   checkObject,
+  checkRbdName,
   checkSecret,
   checkSignal,
   checkString,
@@ -91,6 +92,22 @@ export interface AddOptions {
   signal?: AbortSignal;
   /** Called as chunks are written and hashed: (bytes so far, announced size or undefined). */
   onProgress?: (bytesWritten: number, total?: number) => void;
+  /** The size the data must have (bytes): otherwise Invalid, and the image is removed. */
+  expectedSize?: number;
+  /** The MD5 checksum or the store's multihash (hex) the data must have: otherwise Invalid, and the image is removed. */
+  expectedChecksum?: string;
+}
+
+/** What stat() reports about a stored image. */
+export interface StatResult {
+  /** The image's four-part location (at its snapshot). */
+  location: string;
+  pool: string;
+  image: string;
+  /** The snapshot the location points at (Glance's `snap`, or the location's own). */
+  snapshot: string | null;
+  /** Image size in bytes. */
+  size: number;
 }
 
 export interface AddResult {
@@ -166,6 +183,7 @@ export class GlanceStore {
 
   readonly #session: ClusterSession;
   readonly #log: Logger;
+  #fsid = '';
   readonly #streams = new Set<Readable>();
   #closed = false;
   #closing: Promise<void> | null = null;
@@ -250,7 +268,37 @@ export class GlanceStore {
     });
     const store = new GlanceStore(settings);
     await store.#session.rados();
+    store.#fsid = await store.#session.fsid();
     return store;
+  }
+
+  /** The cluster's fsid (the first part of every location this store writes). */
+  get fsid(): string {
+    return this.#fsid;
+  }
+
+  /** The location add(imageId) gives (or gave) an image: rbd://<fsid>/<pool>/<imageId>/snap. Validates the id like add(). */
+  locationFor(imageId: string): string {
+    const image = checkRbdName(imageId, 'imageId');
+    return formatLocation({ fsid: this.#fsid, pool: this.pool, image, snapshot: DEFAULT_SNAPNAME });
+  }
+
+  /**
+   * Size and location of an image, given by its id (in the store's pool, at
+   * `snap`) or by a location. NotFound when it (or its snapshot) does not exist.
+   */
+  async stat(imageIdOrLocation: string): Promise<StatResult> {
+    this.#checkOpen('stat');
+    const location = typeof imageIdOrLocation === 'string' && imageIdOrLocation.startsWith('rbd://') ? imageIdOrLocation : this.locationFor(imageIdOrLocation);
+    const { loc, pool } = this.#target(location);
+    const image = await this.#openAt(pool, loc, `RBD image ${loc.image} does not exist`);
+    try {
+      const size = (await image.stat()).size;
+      const snapshot = loc.snapshot;
+      return { location: formatLocation({ fsid: loc.fsid ?? this.#fsid, pool, image: loc.image, snapshot: snapshot ?? DEFAULT_SNAPNAME }), pool, image: loc.image, snapshot, size };
+    } finally {
+      await image.close().catch(() => undefined);
+    }
   }
 
   /** Glance's location parser (BadStoreUri). */
@@ -291,10 +339,14 @@ export class GlanceStore {
    */
   async add(imageId: string, source: UploadSource, sizeBytes: number | bigint = 0, options: AddOptions = {}): Promise<AddResult> {
     this.#checkOpen('add');
-    const name = checkName(imageId, 'imageId');
+    const name = checkRbdName(imageId, 'imageId');
     const size = Number(checkU64(sizeBytes, 'sizeBytes'));
     if (!Number.isSafeInteger(size)) throw outOfRange('sizeBytes', 'a size below 2^53', sizeBytes);
     const o = checkObject<AddOptions>(options, 'options');
+    const expect = {
+      size: o.expectedSize === undefined ? undefined : checkInteger(o.expectedSize, 'options.expectedSize', 0, Number.MAX_SAFE_INTEGER),
+      checksum: o.expectedChecksum === undefined ? undefined : checkName(o.expectedChecksum, 'options.expectedChecksum').toLowerCase(),
+    };
     const signal = checkSignal(o.signal);
     const onProgress = checkFunction<(done: number, total?: number) => void>(o.onProgress, 'options.onProgress');
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
@@ -302,7 +354,7 @@ export class GlanceStore {
     // close() aborts this upload through `closer` and waits until it has
     // removed what it created: a store never leaves a half-written image.
     const closer = new AbortController();
-    const run = this.#add(name, source, size, signal ? AbortSignal.any([signal, closer.signal]) : closer.signal, onProgress);
+    const run = this.#add(name, source, size, signal ? AbortSignal.any([signal, closer.signal]) : closer.signal, onProgress, expect);
     this.#uploads.set(closer, run);
     try {
       return await run;
@@ -314,7 +366,14 @@ export class GlanceStore {
     }
   }
 
-  async #add(name: string, source: UploadSource, size: number, signal: AbortSignal, onProgress: AddOptions['onProgress']): Promise<AddResult> {
+  async #add(
+    name: string,
+    source: UploadSource,
+    size: number,
+    signal: AbortSignal,
+    onProgress: AddOptions['onProgress'],
+    expect: { size?: number; checksum?: string },
+  ): Promise<AddResult> {
     const src = await openSource(source, this.writeUnit);
     let failed = true;
     try {
@@ -329,7 +388,7 @@ export class GlanceStore {
         if (err instanceof TimedOut && (await this.#poolIsFull(this.pool))) throw new StorageFull(undefined, { cause: err });
         throw storageError(err);
       }
-      const result = await this.#fill(ioctx, name, src, size, signal, onProgress);
+      const result = await this.#fill(ioctx, name, src, size, signal, onProgress, expect);
       failed = false;
       return {
         location: formatLocation({ fsid, pool: this.pool, image: name, snapshot: DEFAULT_SNAPNAME }),
@@ -351,6 +410,7 @@ export class GlanceStore {
     size: number,
     signal: AbortSignal | undefined,
     onProgress: AddOptions['onProgress'],
+    expect: { size?: number; checksum?: string } = {},
   ): Promise<{ size: number; checksum: string; multihash: string }> {
     let image: Image | undefined;
     try {
@@ -372,6 +432,10 @@ export class GlanceStore {
         if (out.imageSize !== out.bytes) await image.resize(out.bytes);
       } else if (out.bytes !== size) {
         throw new Invalid(`Size mismatch: expected ${size} bytes, got ${out.bytes} bytes`);
+      }
+      if (expect.size !== undefined && out.bytes !== expect.size) throw new Invalid(`Size mismatch: expected ${expect.size} bytes, got ${out.bytes} bytes`);
+      if (expect.checksum !== undefined && expect.checksum !== out.checksum && expect.checksum !== out.multihash) {
+        throw new Invalid(`Checksum mismatch: expected ${expect.checksum}, got md5 ${out.checksum ?? ''} / ${this.hashAlgo} ${out.multihash ?? ''}`);
       }
       if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
       await image.createSnap(DEFAULT_SNAPNAME);

@@ -20,6 +20,7 @@ import {
   SnapshotIsBusy,
   InvalidConfigurationValue,
   VolumeBackendAPIException,
+  VolumeExists,
   VolumeIsBusy,
 } from '../../lib';
 import { cinderHarness } from '../helpers/cinder';
@@ -104,10 +105,10 @@ describe('Cinder RBD driver (real cluster)', function () {
       assert.equal((await Image.open(rbd, v8.name, { readOnly: true }).then(async (i) => { const s = await i.stat(); await i.close(); return s; })).order, 23);
     });
 
-    it('an existing name is ImageExists; encrypted volumes are NotSupported (DESIGN D6) and create nothing', async () => {
+    it('an existing name is VolumeExists (cause ImageExists); encrypted volumes are NotSupported (DESIGN D6) and create nothing', async () => {
       const v = vol();
       await driver.createVolume(v);
-      await assert.rejects(driver.createVolume(v), ImageExists);
+      await assert.rejects(driver.createVolume(v), (e: unknown) => e instanceof VolumeExists && e.code === 'ERR_CINDER_VOLUME_EXISTS' && e.cause instanceof ImageExists);
       const enc = vol(1, { encrypted: true });
       await assert.rejects(driver.createVolume(enc), NotSupported);
       assert.deepEqual(await names(), [v.name]);

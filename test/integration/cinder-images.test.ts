@@ -69,21 +69,28 @@ describe('Cinder RBD driver (real cluster): images and stats', function () {
       const g = await glanceImage(randomBytes(4096));
       const v = vol(1);
       const other = `rbd://${randomUUID()}/images/${g.id}/snap`;
-      const refusals: Array<[string, Parameters<RbdVolumeDriver['cloneImage']>[1], { disk_format?: string }]> = [
-        ['another fsid', other, { disk_format: 'raw' }],
-        ['qcow2', g.url, { disk_format: 'qcow2' }],
-        ['no disk format', g.url, {}],
-        ['not rbd', `http://glance/${g.id}`, { disk_format: 'raw' }],
-        ['legacy rbd://image', `rbd://${g.id}`, { disk_format: 'raw' }],
-        ['blank component', `rbd://${fsid}//${g.id}/snap`, { disk_format: 'raw' }],
-        ['missing snapshot', `rbd://${fsid}/images/${g.id}/nosnap`, { disk_format: 'raw' }],
-        ['missing image', `rbd://${fsid}/images/${randomUUID()}/snap`, { disk_format: 'raw' }],
-        ['missing pool', `rbd://${fsid}/no-such-pool/${g.id}/snap`, { disk_format: 'raw' }],
-        ['no location at all', [null, null], { disk_format: 'raw' }],
+      const refusals: Array<[string, Parameters<RbdVolumeDriver['cloneImage']>[1], { disk_format?: string }, string]> = [
+        ['another fsid', other, { disk_format: 'raw' }, 'other-cluster'],
+        ['qcow2', g.url, { disk_format: 'qcow2' }, 'not-raw'],
+        ['no disk format', g.url, {}, 'not-raw'],
+        ['not rbd', `http://glance/${g.id}`, { disk_format: 'raw' }, 'bad-location'],
+        ['legacy rbd://image', `rbd://${g.id}`, { disk_format: 'raw' }, 'bad-location'],
+        ['blank component', `rbd://${fsid}//${g.id}/snap`, { disk_format: 'raw' }, 'bad-location'],
+        ['missing snapshot', `rbd://${fsid}/images/${g.id}/nosnap`, { disk_format: 'raw' }, 'not-found'],
+        ['missing image', `rbd://${fsid}/images/${randomUUID()}/snap`, { disk_format: 'raw' }, 'not-found'],
+        ['missing pool', `rbd://${fsid}/no-such-pool/${g.id}/snap`, { disk_format: 'raw' }, 'not-found'],
+        ['no location at all', [null, null], { disk_format: 'raw' }, 'no-location'],
       ];
-      for (const [what, loc, meta] of refusals) {
-        assert.deepEqual(await driver.cloneImage(v, loc, meta), { cloned: false, modelUpdate: {} }, what);
+      // Each refusal says why (issue 19: a bare { cloned: false } before).
+      for (const [what, loc, meta, reason] of refusals) {
+        const res = await driver.cloneImage(v, loc, meta);
+        assert.equal(res.cloned, false, what);
+        assert.deepEqual(res.modelUpdate, {}, what);
+        assert.equal(res.cloned === false && res.reason, reason, what);
+        assert.equal(typeof (res.cloned === false && res.detail), 'string', what);
       }
+      const tiny = await driver.cloneImage({ ...vol(0) }, g.url, { disk_format: 'raw' });
+      assert.equal(tiny.cloned === false && tiny.reason, 'too-large');
       // The locations list wins over the direct URL; the first cloneable entry is used.
       const res = await driver.cloneImage(v, [g.url, [{ url: other }, { url: g.url }]], { disk_format: 'raw' });
       assert.equal(res.cloned, true);

@@ -147,9 +147,13 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
       const cases: Array<[string[], RegExp]> = [
         [['bogus'], /unknown command 'bogus'/],
         [['image'], /Usage: ceph-rbd image/],
-        [['image', 'upload', 'x.raw'], /required option '--id <id>' not specified/],
+        [['image', 'upload', 'x.raw'], /missing required argument 'image'/],
         [['image', 'upload', '--id', 'i'], /missing required argument 'file'/],
-        [['image', 'upload', 'x.raw', '--id', 'i', '--chunk-size', '0'], /Expected an integer from 1 to 64 but received '0'/],
+        [['image', 'upload', 'x.raw', 'i', '--chunk-size', '0'], /Expected an integer from 1 to 64 but received '0'/],
+        // Issue 19: malformed image references and locations are usage errors too.
+        [['image', 'download', 'a/b/c', 'out.raw'], /'a\/b\/c' is not an image: expected \[pool\/\]image\[@snapshot\]/],
+        [['image', 'info', 'rbd://x/y'], /URI must have exactly 1 or 4 components/],
+        [['image', 'upload', 'x.raw', 'images/i@s'], /the image to upload is \[pool\/\]image/],
         [['image', 'ls', '--frobnicate'], /unknown option '--frobnicate'/],
         [['volume', 'create', 'v1'], /required option '--size <GiB>' not specified/],
         [['volume', 'create', 'v1', '--size', '1.5'], /Expected an integer/],
@@ -175,24 +179,33 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
     });
 
     it('a Ceph error exits 1 with its class, errno name and errno', async () => {
+      // Since issue 19 the driver names the volume (VolumeNotFound), the Ceph error kept as the cause.
       const r = await ceph(['volume', 'snapshot', `${tag}-missing`, 's1']);
       assert.equal(r.code, 1);
       assert.equal(r.stdout, '');
+      const ceph0 = `Image.open: No such file or directory (pool=rbd, image=volume-${tag}-missing)`;
       assert.equal(
         r.stderr.trim(),
-        `ceph-rbd: ImageNotFound (ENOENT, errno -2): Image.open: No such file or directory (pool=rbd, image=volume-${tag}-missing)`,
+        `ceph-rbd: VolumeNotFound (ENOENT, errno -2): Volume rbd/volume-${tag}-missing could not be found. [caused by ImageNotFound: ${ceph0}]`,
       );
       const j = await ceph(['volume', 'snapshot', `${tag}-missing`, 's1', '--json']);
       assert.equal(j.code, 1);
       assert.deepEqual(one(j), {
-        error: { name: 'ImageNotFound', message: `Image.open: No such file or directory (pool=rbd, image=volume-${tag}-missing)`, code: 'ENOENT', errno: -2, op: 'Image.open' },
+        error: {
+          name: 'VolumeNotFound',
+          message: `Volume rbd/volume-${tag}-missing could not be found.`,
+          code: 'ERR_CINDER_VOLUME_NOT_FOUND',
+          errno: -2,
+          op: 'Image.open',
+          cause: { name: 'ImageNotFound', code: 'ENOENT', errno: -2, op: 'Image.open', message: ceph0 },
+        },
       });
     });
 
     it('an unreachable cluster (no such ceph.conf) is a ConnectionError, exit 1', async () => {
       const r = await ceph(['image', 'ls', '--conf', path.join(dir, 'nope.conf')]);
       failed(r, 'ConnectionError', 'ENOENT', -2);
-      const g = await ceph(['image', 'upload', '-', '--id', `${tag}-x`], { env: { CEPH_CONF: path.join(dir, 'nope.conf') }, input: Buffer.alloc(10) });
+      const g = await ceph(['image', 'upload', '-', `${tag}-x`], { env: { CEPH_CONF: path.join(dir, 'nope.conf') }, input: Buffer.alloc(10) });
       failed(g, 'BackendException', 'ENOENT', -2);
       assert.match(g.stderr, /caused by ConnectionError: Rados\.connect/);
     });
@@ -219,17 +232,29 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
       }
     });
 
-    it('image upload takes the image id as --id; the cephx id then goes before the group, or as --user/--name', async () => {
+    it('image upload takes the image as `rbd import` does ([pool/]image, positional); --id is the cephx user as in rbd', async () => {
       const id = `${tag}-ids`;
-      const r = await ceph(['--id', 'admin', 'image', 'upload', '-', '--id', id, '--user', 'admin', '--json'], { input: randomBytes(1000) });
+      const r = await ceph(['--id', 'admin', 'image', 'upload', '-', id, '--id', 'admin', '--json'], { input: randomBytes(1000) });
       const out = ok<{ id: string; location: string }>(r);
       assert.equal(out.id, id);
       assert.ok((await Rbd.list(images)).includes(id));
-      ok(await ceph(['image', 'delete', out.location, '--json']));
+      // --id names the cephx user, as in rbd (no second meaning in the help).
+      const help = await ceph(['image', 'upload', '--help']);
+      assert.match(help.stdout, /Usage: ceph-rbd image upload \[options\] <file> <image>/);
+      assert.match(help.stdout, /--id <id> +cephx client id/);
+      assert.doesNotMatch(help.stdout, /the image id \(the RBD image name\)\n.*--user/);
+      // pool/image and bare ids address images as rbd does; the bare id is in the store's pool.
+      const inRbd = ok<{ id: string; pool: string }>(await ceph(['image', 'upload', '-', `rbd/${id}-p`, '--json'], { input: randomBytes(10) }));
+      assert.deepEqual([inRbd.pool, inRbd.id], ['rbd', `${id}-p`]);
+      assert.equal(ok<{ size: number }>(await ceph(['image', 'info', `rbd/${id}-p@snap`, '--json'])).size, 10);
+      ok(await ceph(['image', 'delete', `rbd/${id}-p`, '--json']));
+      assert.equal(ok<{ image: string; size: number }>(await ceph(['image', 'info', id, '--json'])).size, 1000);
+      ok(await ceph(['image', 'delete', id, '--json']));
+      assert.ok(!(await Rbd.list(images)).includes(id));
     });
 
     it('--verbose routes the library log (setLogger) to stderr, stdout keeps the one JSON object', async () => {
-      const r = await ceph(['image', 'upload', '-', '--id', `${tag}-verbose`, '--json', '--verbose'], { input: randomBytes(5000) });
+      const r = await ceph(['image', 'upload', '-', `${tag}-verbose`, '--json', '--verbose'], { input: randomBytes(5000) });
       const out = ok<{ location: string }>(r);
       assert.match(r.stderr, /^warn \[ceph-rbd:glance\] Since image size is zero/m);
       assert.match(r.stderr, /^info \[ceph-rbd:glance\] Stored /m);
@@ -251,7 +276,7 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
     });
 
     it('upload FILE stores it the Glance way and prints the location and checksums', async () => {
-      const out = ok<Record<string, unknown>>(await ceph(['image', 'upload', file, '--id', id, '--chunk-size', '1', '--json']));
+      const out = ok<Record<string, unknown>>(await ceph(['image', 'upload', file, id, '--chunk-size', '1', '--json']));
       assert.deepEqual(Object.keys(out).sort(), ['checksum', 'hashAlgo', 'id', 'location', 'metadata', 'multihash', 'pool', 'seconds', 'size']);
       location = out.location as string;
       assert.equal(location, `rbd://${fsid}/images/${id}/snap`);
@@ -266,7 +291,7 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
     it('upload - reads stdin (unknown size), with --thin, --hash and --chunk-size', async () => {
       const piped = Buffer.concat([randomBytes(MiB), Buffer.alloc(2 * MiB), randomBytes(1234)]);
       const out = ok<{ size: number; multihash: string; hashAlgo: string; location: string }>(
-        await ceph(['image', 'upload', '-', '--id', `${id}-stdin`, '--thin', '--hash', 'sha256', '--chunk-size', '1', '--json'], { input: piped }),
+        await ceph(['image', 'upload', '-', `${id}-stdin`, '--thin', '--hash', 'sha256', '--chunk-size', '1', '--json'], { input: piped }),
       );
       assert.equal(out.size, piped.length);
       assert.equal(out.hashAlgo, 'sha256');
@@ -279,14 +304,14 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
     });
 
     it('upload of a taken id is Duplicate (EEXIST), exit 1; a missing file exits 1 with ENOENT', async () => {
-      failed(await ceph(['image', 'upload', file, '--id', id]), 'Duplicate', 'EEXIST', -17);
-      const r = await ceph(['image', 'upload', path.join(dir, 'missing.raw'), '--id', `${id}-missing`]);
+      failed(await ceph(['image', 'upload', file, id]), 'Duplicate', 'EEXIST', -17);
+      const r = await ceph(['image', 'upload', path.join(dir, 'missing.raw'), `${id}-missing`]);
       failed(r, 'Error', 'ENOENT', -2);
       assert.ok(!(await Rbd.list(images)).includes(`${id}-missing`));
     });
 
     it('--progress draws the bar on stderr even without a terminal; stdout is one JSON object', async () => {
-      const r = await ceph(['image', 'upload', file, '--id', `${id}-progress`, '--progress', '--json']);
+      const r = await ceph(['image', 'upload', file, `${id}-progress`, '--progress', '--json']);
       const out = ok<{ location: string }>(r);
       assert.match(r.stderr, /upload +\[.*\] 100% \| 3\.0\/3\.0 MiB/);
       const quiet = await ceph(['image', 'download', out.location, path.join(dir, 'quiet.raw'), '--json']);
@@ -296,7 +321,7 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
 
     it('Ctrl-C (SIGINT) during an upload removes the half-written image and exits 130', async () => {
       const name = `${id}-sigint`;
-      const child = spawn(process.execPath, [bin, 'image', 'upload', '-', '--id', name, '--chunk-size', '1'], {
+      const child = spawn(process.execPath, [bin, 'image', 'upload', '-', name, '--chunk-size', '1'], {
         env: { ...process.env, CEPH_CONF: confFile() },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
@@ -313,6 +338,30 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
       assert.match(stderr, /^ceph-rbd: AbortError \(ABORT_ERR\): /m);
       assert.ok(!(await Rbd.list(images)).includes(name), 'the half-written image was left behind');
     });
+
+    for (const [signal, status] of [['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+      it(`${signal} (timeout, systemd, Kubernetes) during an upload cleans up like SIGINT: no image, no lock; exit ${status}`, async () => {
+        const name = `${id}-${signal.toLowerCase()}`;
+        const child = spawn(process.execPath, [bin, 'image', 'upload', '-', name, '--chunk-size', '1'], {
+          env: { ...process.env, CEPH_CONF: confFile() },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let stderr = '';
+        child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+        child.stdin.on('error', () => undefined);
+        child.stdin.write(randomBytes(3 * MiB)); // and then nothing more: the upload waits for data
+        for (let i = 0; i < 100 && !(await Rbd.list(images)).includes(name); i++) await new Promise((r) => setTimeout(r, 100));
+        assert.ok((await Rbd.list(images)).includes(name), 'the upload did not start');
+        child.kill(signal);
+        assert.equal(await exited, status, stderr);
+        assert.match(stderr, new RegExp(`ceph-rbd: interrupted; cleaning up \\(${signal};`));
+        assert.ok(!(await Rbd.list(images)).includes(name), 'the half-written image was left behind');
+        // Nothing holds the name: a retry goes through (it failed with Duplicate before).
+        const retried = ok<{ id: string; location: string }>(await ceph(['image', 'upload', '-', name, '--json'], { input: randomBytes(100) }));
+        ok(await ceph(['image', 'delete', retried.location, '--json']));
+      });
+    }
 
     it('ls lists the pool with locations', async () => {
       const out = ok<{ pool: string; images: Array<{ name: string; size: number; location: string | null; snapshots: string[] }> }>(await ceph(['image', 'ls', '--json']));
@@ -340,9 +389,10 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
       const missing = await ceph(['image', 'info', `rbd://${fsid}/images/${tag}-nope/snap`]);
       assert.equal(missing.stderr.trim(), `ceph-rbd: ImageNotFound (ENOENT, errno -2): Image.open: No such file or directory (pool=images, image=${tag}-nope, snapshot=snap)`);
       assert.equal(missing.code, 1);
+      // A malformed location is a usage error since issue 19 (exit 2, was 1).
       const bad = await ceph(['image', 'info', 'http://x/y']);
-      assert.equal(bad.code, 1);
-      assert.match(bad.stderr, /^ceph-rbd: BadStoreUri: Location URI must start with one of: rbd:\/\//);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /^ceph-rbd: BadStoreUri \(ERR_GLANCE_BAD_STORE_URI\): Location URI must start with one of: rbd:\/\//);
     });
 
     it('download writes FILE (whole, or --offset/--length), or stdout with -', async () => {
@@ -362,7 +412,9 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
 
     it('download refuses to overwrite FILE without --force (exit 1, EEXIST) and leaves no partial file on errors', async () => {
       const whole = path.join(dir, 'whole.raw');
-      failed(await ceph(['image', 'download', location, whole]), 'Error', 'EEXIST', -17);
+      const exists = await ceph(['image', 'download', location, whole]);
+      failed(exists, 'Error', 'EEXIST', -17);
+      assert.match(exists.stderr, /already exists; add --force to overwrite it/);
       ok(await ceph(['image', 'download', location, whole, '--force', '--json']));
       const missing = path.join(dir, 'missing-image.raw');
       failed(await ceph(['image', 'download', `rbd://${fsid}/images/${tag}-nope/snap`, missing]), 'NotFound', 'ENOENT', -2);
@@ -388,14 +440,14 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
     const imageData = randomBytes(2 * MiB);
 
     before(async () => {
-      imageLocation = ok<{ location: string }>(await ceph(['image', 'upload', '-', '--id', `${tag}-base`, '--chunk-size', '1', '--json'], { input: imageData })).location;
+      imageLocation = ok<{ location: string }>(await ceph(['image', 'upload', '-', `${tag}-base`, '--chunk-size', '1', '--json'], { input: imageData })).location;
     });
 
     it('create makes an empty volume of --size GiB; a second create is ImageExists (EEXIST)', async () => {
       const out = ok(await ceph(['volume', 'create', v1, '--size', '1', '--json']));
       assert.deepEqual(out, { volume: { id: v1, name: name(v1), pool: 'rbd', size: 1 }, modelUpdate: {} });
       assert.equal(await sizeOf(rbd, name(v1)), GiB);
-      failed(await ceph(['volume', 'create', v1, '--size', '1']), 'ImageExists', 'EEXIST', -17);
+      failed(await ceph(['volume', 'create', v1, '--size', '1']), 'VolumeExists', 'EEXIST', -17);
     });
 
     it('snapshot creates and protects snapshot-ID; revert rolls the data back to it', async () => {
@@ -406,7 +458,8 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
         await img.write(before, 0);
       }
       const out = ok(await ceph(['volume', 'snapshot', v1, 's1', '--json']));
-      assert.deepEqual(out, { volume: { id: v1, name: name(v1), pool: 'rbd', size: null }, snapshot: { id: 's1', name: 'snapshot-s1' } });
+      // Issue 19: the sizes are known, so they are reported (no null).
+      assert.deepEqual(out, { volume: { id: v1, name: name(v1), pool: 'rbd', size: 1 }, snapshot: { id: 's1', name: 'snapshot-s1', size: GiB, protected: true } });
       assert.deepEqual(await snapsOf(rbd, name(v1)), ['snapshot-s1 (protected)']);
       {
         await using img = await Image.open(rbd, name(v1));
@@ -416,7 +469,7 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
       assert.equal(reverted.reverted, true);
       await using img = await Image.open(rbd, name(v1), { readOnly: true });
       assert.ok((await img.read(0, 4096)).equals(before));
-      failed(await ceph(['volume', 'revert', v1, 'nope']), 'ImageNotFound', 'ENOENT', -2);
+      failed(await ceph(['volume', 'revert', v1, 'nope']), 'SnapshotNotFound', 'ENOENT', -2);
     });
 
     it('extend grows the volume to --size GiB', async () => {
@@ -487,8 +540,32 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
       assert.equal(await parentOf(rbd, name(`${tag}-v2`)), null, 'its clone was flattened');
     });
 
+    it('ls and info show the volumes by id: size, parent, snapshots (issue 19)', async () => {
+      const listed = ok<{ pool: string; volumes: Array<{ id: string; size: number; parent: string | null; snapshots: unknown[] }> }>(await ceph(['volume', 'ls', '--json']));
+      assert.equal(listed.pool, 'rbd');
+      const mineV1 = listed.volumes.find((v) => v.id === v1);
+      assert.ok(mineV1);
+      assert.equal(mineV1.size, 2);
+      assert.equal(listed.volumes.find((v) => v.id === `${tag}-v4`)?.parent, `rbd/${name(v1)}@${name(`${tag}-v4`)}.clone_snap`);
+      const info = ok<{ name: string; size: number; snapshots: Array<{ name: string; protected: boolean; children: string[] }> }>(await ceph(['volume', 'info', v1, '--json']));
+      assert.equal(info.name, name(v1));
+      assert.deepEqual(info.snapshots.find((x) => x.name === `${name(`${tag}-v4`)}.clone_snap`)?.children, [`rbd/${name(`${tag}-v4`)}`]);
+      const human = await ceph(['volume', 'info', v1]);
+      assert.match(human.stdout, new RegExp(`^volume +rbd/${name(v1)} \\(2 GiB, ${2 * GiB} bytes\\)$`, 'm'));
+      failed(await ceph(['volume', 'info', `${tag}-nope`]), 'VolumeNotFound', 'ENOENT', -2);
+    });
+
+    it('options are accepted at the group level too: volume --pool P stats, image --pool P ls', async () => {
+      const out = ok<Record<string, unknown>>(await ceph(['volume', '--pool', 'images', 'stats', '--json']));
+      assert.match(String(out.location_info), /:images$/);
+      const own = ok<Record<string, unknown>>(await ceph(['volume', '--pool', 'images', 'stats', '--pool', 'rbd', '--json']));
+      assert.match(String(own.location_info), /:rbd$/, "the command's own option wins");
+      assert.equal(ok<{ pool: string }>(await ceph(['image', '--pool', 'rbd', 'ls', '--json'])).pool, 'rbd');
+      assert.equal(ok<{ pool: string }>(await ceph(['volume', '--json', 'ls'])).pool, 'rbd');
+    });
+
     it('delete removes volumes; one with clones is hidden as .deleted until they go', async () => {
-      assert.deepEqual(ok(await ceph(['volume', 'delete', v1, '--json'])), { volume: { id: v1, name: name(v1), pool: 'rbd', size: null }, deleted: true });
+      assert.deepEqual(ok(await ceph(['volume', 'delete', v1, '--json'])), { volume: { id: v1, name: name(v1), pool: 'rbd', size: 2 }, deleted: true });
       assert.ok((await Rbd.list(rbd)).includes(`${name(v1)}.deleted`));
       for (const v of ['v2', 'v3', 'v4', 'v6', 'v8']) ok(await ceph(['volume', 'delete', `${tag}-${v}`, '--json']));
       assert.deepEqual((await Rbd.list(rbd)).filter(mine), [], 'the .deleted parent goes with its last clone');

@@ -5,7 +5,7 @@
  * (nothing), and for the sparse export, the same bytes as `rbd export`.
  */
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,7 +51,7 @@ describe('examples/', function () {
   });
 
   it('each example exits 2 with a message when CEPH_CONF is not set', async () => {
-    for (const name of ['upload-image', 'clone-volume', 'sparse-export']) {
+    for (const name of ['upload-image', 'clone-volume', 'sparse-export', 'http-service']) {
       const r = await example(name, [], {});
       assert.equal(r.code, 2, name);
       assert.match(r.stderr, /set CEPH_CONF/, name);
@@ -160,5 +160,85 @@ describe('examples/', function () {
       assert.equal(r.code, 2);
       assert.match(r.stderr, /usage: sparse-export/);
     });
+  });
+
+  it('http-service maps the error table to HTTP statuses over real requests (issue 19)', async () => {
+    const script = path.join(repoRoot, 'dist', 'examples', 'http-service.js');
+    const child = spawn(process.execPath, [script], { env: { PATH: process.env.PATH, CEPH_CONF: confFile() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    const base = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (b: Buffer) => {
+        stdout += b.toString();
+        const m = /listening (http:\/\/\S+)/.exec(stdout);
+        if (m) resolve(m[1]);
+      });
+      child.once('close', () => reject(new Error(`the service ended: ${stderr}`)));
+    });
+    const tag = uniqueName('http');
+    const imageId = `${tag}-img`;
+    const volId = `${tag}-vol`;
+    const data = randomBytes(5000);
+    type Answer = { status: number; headers: Headers; json: { error?: { code: string; retryable: boolean } } & Record<string, unknown>; body: Buffer };
+    const call = async (method: string, p: string, body?: Buffer | object, headers: Record<string, string> = {}): Promise<Answer> => {
+      const payload = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+      const r = await fetch(`${base}${p}`, { method, headers, ...(payload ? { body: payload } : {}) });
+      const buf = Buffer.from(await r.arrayBuffer());
+      let json = {};
+      if ((r.headers.get('content-type') ?? '').includes('json')) json = JSON.parse(buf.toString()) as object;
+      return { status: r.status, headers: r.headers, json: json as Answer['json'], body: buf };
+    };
+    const errCode = (a: Answer): string | undefined => a.json.error?.code;
+    try {
+      const put = await call('PUT', `/images/${imageId}`, data);
+      assert.equal(put.status, 201, JSON.stringify(put.json));
+      assert.equal(put.json.checksum, createHash('md5').update(data).digest('hex'));
+      const dup = await call('PUT', `/images/${imageId}`, data);
+      assert.deepEqual([dup.status, errCode(dup)], [409, 'ERR_GLANCE_DUPLICATE']);
+      const bad = await call('PUT', `/images/${encodeURIComponent('a@b')}`, data);
+      assert.deepEqual([bad.status, errCode(bad)], [400, 'ERR_INVALID_ARG_VALUE']);
+      const wrongSum = await call('PUT', `/images/${imageId}-sum`, data, { 'x-checksum': '0'.repeat(32) });
+      assert.deepEqual([wrongSum.status, errCode(wrongSum)], [400, 'ERR_GLANCE_INVALID']);
+      const part = await call('GET', `/images/${imageId}`, undefined, { range: 'bytes=10-19' });
+      assert.equal(part.status, 206);
+      assert.ok(part.body.equals(data.subarray(10, 20)));
+      assert.equal(part.headers.get('content-range'), `bytes 10-19/${data.length}`);
+      const missing = await call('GET', `/images/${tag}-nope`);
+      assert.deepEqual([missing.status, errCode(missing)], [404, 'ERR_GLANCE_NOT_FOUND']);
+
+      const vol = await call('POST', '/volumes', { id: volId, size: 1, imageId });
+      assert.equal(vol.status, 201, JSON.stringify(vol.json));
+      assert.equal(vol.json.parent, `images/${imageId}@snap`);
+      const again = await call('POST', '/volumes', { id: volId, size: 1 });
+      assert.deepEqual([again.status, errCode(again)], [409, 'ERR_CINDER_VOLUME_EXISTS']);
+      const badVol = await call('POST', '/volumes', { id: 'bad/id', size: 1 });
+      assert.deepEqual([badVol.status, errCode(badVol)], [400, 'ERR_INVALID_ARG_VALUE']);
+      assert.equal((await call('GET', `/volumes/${tag}-none`)).status, 404);
+      const snap = await call('POST', `/volumes/${volId}/snapshots`, { id: 's1' });
+      assert.equal(snap.status, 201, JSON.stringify(snap.json));
+      assert.equal(snap.json.protected, true);
+      const refused = await call('DELETE', `/volumes/${volId}`);
+      assert.deepEqual([refused.status, errCode(refused)], [409, 'ERR_CINDER_VOLUME_HAS_SNAPSHOTS']);
+      const inUse = await call('DELETE', `/images/${imageId}`);
+      assert.deepEqual([inUse.status, errCode(inUse), inUse.json.error?.retryable, inUse.headers.get('retry-after')], [409, 'ERR_GLANCE_IN_USE_BY_STORE', true, '30']);
+
+      assert.equal((await call('DELETE', `/volumes/${volId}/snapshots/s1`)).status, 204);
+      assert.equal((await call('DELETE', `/volumes/${volId}`)).status, 204);
+      assert.equal((await call('DELETE', `/images/${imageId}`)).status, 204);
+    } finally {
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+    }
+    const cluster = await connect();
+    try {
+      for (const pool of ['images', 'rbd']) {
+        await using io = await cluster.openIoctx(pool);
+        assert.deepEqual((await Rbd.list(io)).filter((n) => n.includes(tag)), [], pool);
+      }
+    } finally {
+      await cluster.shutdown();
+    }
   });
 });

@@ -207,10 +207,11 @@ describe('GlanceStore (real cluster)', function () {
 
     it('percent-encodes the image name in the location', async () => {
       const base = uniqueName('glance');
-      const name = `${base}:a@b c%`;
+      // '@' and '/' are refused since issue 19 (the rbd tool cannot address such images); the rest is encoded.
+      const name = `${base}:a+b c%`;
       const data = randomBytes(100);
       const result = await store.add(name, data, 100);
-      assert.equal(result.location, `rbd://${fsid}/images/${base}%3Aa%40b%20c%25/snap`);
+      assert.equal(result.location, `rbd://${fsid}/images/${base}%3Aa%2Bb%20c%25/snap`);
       assert.deepEqual(GlanceStore.parseLocation(result.location), { fsid, pool: 'images', image: name, snapshot: 'snap' });
       assert.equal(await store.getSize(result.location), 100);
       await store.delete(result.location);

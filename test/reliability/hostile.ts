@@ -89,10 +89,9 @@ export async function hostileCinder(confFile: string, pool: string): Promise<voi
     } finally {
       await cluster.shutdown();
     }
-    // A snapshot without its volume's size would skip the grow: refused.
-    const snapshot = { id: randomUUID(), volumeName: volume.name } as unknown as Parameters<RbdVolumeDriver['createSnapshot']>[0];
-    const clone = { id: randomUUID(), size: 4 };
-    await rejectsWith('createVolumeFromSnapshot(no volumeSize)', () => driver.createVolumeFromSnapshot(clone, snapshot), RangeError, 'ERR_OUT_OF_RANGE');
+    // Since issue 19 a missing volumeSize is read from the cluster; a given one that disagrees is refused.
+    const snapshot = { id: randomUUID(), volumeName: volume.name, volumeSize: 999 };
+    await rejectsWith('createSnapshot(volumeSize 999 on a 3 GiB volume)', () => driver.createSnapshot(snapshot), RangeError, 'ERR_OUT_OF_RANGE');
   } finally {
     await driver.deleteVolume(volume).catch(() => undefined);
     await driver.close();
