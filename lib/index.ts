@@ -45,6 +45,12 @@ export {
   type GetResult as GlanceGetResult,
 } from './glance/store';
 export { parseLocation as parseGlanceLocation, formatLocation as formatGlanceLocation, type RbdLocation, type RbdLocationParts } from './glance/location';
+export {
+  UPLOAD_MARK as GLANCE_UPLOAD_MARK,
+  type SweepOptions as GlanceSweepOptions,
+  type SweepResult as GlanceSweepResult,
+  type SweptImage as GlanceSweptImage,
+} from './glance/sweep';
 export type { UploadSource } from './internal/chunk-source';
 export type { HashOn } from './glance/hashing';
 export {

@@ -1,5 +1,5 @@
 /**
- * `ceph-rbd image upload|download|delete|info|ls`: Glance-style images
+ * `ceph-rbd image upload|download|delete|info|ls|sweep`: Glance-style images
  * (GlanceStore): chunked upload with MD5 + multihash and the protected
  * snapshot `snap`, addressed by their location `rbd://<fsid>/<pool>/<image>/snap`.
  */
@@ -239,8 +239,24 @@ async function list(opts: { pool: string }, o: CommonOptions): Promise<void> {
   );
 }
 
+async function sweep(opts: { pool: string; olderThan?: number; dryRun?: boolean }, o: CommonOptions): Promise<void> {
+  const t = target(o);
+  const store = await GlanceStore.open(storeOptions(t, opts.pool));
+  let result: Awaited<ReturnType<GlanceStore['sweep']>>;
+  try {
+    result = await store.sweep({ olderThanMs: opts.olderThan === undefined ? undefined : opts.olderThan * 1000, dryRun: opts.dryRun === true });
+  } finally {
+    await store.close();
+  }
+  output(o, result, () => [
+    ...(result.images.length === 0 ? [`no abandoned uploads in pool ${result.pool}`] : []),
+    ...result.images.map((i) => `${i.removed ? 'removed' : result.dryRun ? 'would remove' : 'kept'} ${result.pool}/${i.image} (upload started ${i.startedAt})${i.error ? `: ${i.error}` : ''}`),
+    ...result.busy.map((name) => `in use, left alone: ${result.pool}/${name}`),
+  ]);
+}
+
 export function registerImage(program: Command): void {
-  const image = program.command('image').description('Glance-style images (GlanceStore): upload, download, delete, info, ls');
+  const image = program.command('image').description('Glance-style images (GlanceStore): upload, download, delete, info, ls, sweep');
 
   addCommonOptions(
     image
@@ -281,6 +297,15 @@ export function registerImage(program: Command): void {
       .description('size, objects, snapshots, parent and clones of the image at LOCATION')
       .argument('<location>', 'rbd://<fsid>/<pool>/<image>/<snapshot>'),
   ).action((location: string, _opts: unknown, cmd: Command) => info(location, commonOptions(cmd)));
+
+  addCommonOptions(
+    image
+      .command('sweep')
+      .description('remove uploads a killed process left behind (no snapshot, no client, started by a GlanceStore long enough ago)')
+      .option('--pool <pool>', 'pool', 'images')
+      .option('--older-than <seconds>', 'only uploads started at least this long ago (default 3600)', parseInteger(0, Math.floor(Number.MAX_SAFE_INTEGER / 1000)))
+      .option('--dry-run', 'report them, remove nothing'),
+  ).action((opts: { pool: string; olderThan?: number; dryRun?: boolean }, cmd: Command) => sweep(opts, commonOptions(cmd)));
 
   addCommonOptions(
     image.command('ls').description('images of a pool, with their Glance locations').option('--pool <pool>', 'pool', 'images'),
