@@ -47,6 +47,12 @@ export {
 } from './glance/store';
 export { checkRbdName, MAX_RBD_NAME_BYTES } from './validate';
 export { parseLocation as parseGlanceLocation, formatLocation as formatGlanceLocation, type RbdLocation, type RbdLocationParts } from './glance/location';
+export {
+  UPLOAD_MARK as GLANCE_UPLOAD_MARK,
+  type SweepOptions as GlanceSweepOptions,
+  type SweepResult as GlanceSweepResult,
+  type SweptImage as GlanceSweptImage,
+} from './glance/sweep';
 export type { UploadSource } from './internal/chunk-source';
 export type { HashOn } from './glance/hashing';
 export {

@@ -112,10 +112,6 @@ ErrorContext Image::SnapCtx(const char* op, const std::string& snap) const {
   return ctx;
 }
 
-void Image::EnterOrThrow(Napi::Env env, const char* op) {
-  if (!Enter()) throw Napi::Error(env, MakeClosedError(env, op, Kind()));
-}
-
 // Implements: rbd_open, rbd_open_read_only, rbd_open_by_id, rbd_open_by_id_read_only
 Napi::Value Image::Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -36,9 +36,6 @@ class Image : public Napi::ObjectWrap<Image>, public Handle {
   Napi::Object JsObject() override { return Value(); }
   ErrorContext Ctx(const char* op) const;
   ErrorContext SnapCtx(const char* op, const std::string& snap) const;
-  // Starts an operation for a synchronous (non-blocking) librbd call; throws
-  // the closed error when the image is not open. Pair with Leave().
-  void EnterOrThrow(Napi::Env env, const char* op);
   // rbd_snap_ext.cc: after rbd_snap_set_by_id succeeded.
   void set_snap(const std::string& snap) { snap_ = snap; }
 

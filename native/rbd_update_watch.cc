@@ -19,9 +19,19 @@
 //   teardown (it holds no reference to the image).
 // No C++ exception leaves a librbd callback, and a throwing JS callback
 // cannot break the watch (lib/ re-raises its error asynchronously).
+//
+// Quiesce: librbd waits for rbd_quiesce_complete after every 'quiesce'
+// event, and rbd_quiesce_unwatch (hence close, exit and a terminated
+// worker's teardown) waits for that too. The record counts the quiesces not
+// yet completed: an event that never reaches JS (dropped: closed, torn
+// down) is completed here with -ESHUTDOWN, and so is every one JS has not
+// answered when the watch is unwatched; a late answer from JS finds nothing
+// pending and is a no-op (librbd asserts on a completion it did not ask for).
 #include <atomic>
 #include <cerrno>
+#include <map>
 #include <mutex>
+#include <utility>
 
 #include "common/args.h"
 #include "common/worker.h"
@@ -40,14 +50,25 @@ class WatchRecord {
   static void Finalize(Napi::Env, void*, WatchRecord* self);
   using Tsfn = Napi::TypedThreadSafeFunction<WatchRecord, int, &WatchRecord::CallJs>;
 
-  WatchRecord(Napi::Env env, Napi::Function fn, bool quiesce) : quiesce_(quiesce) {
+  WatchRecord(Napi::Env env, Napi::Function fn, bool quiesce, rbd_image_t img) : quiesce_(quiesce), img_(img) {
     tsfn_ = Tsfn::New(env, fn, "ceph-rbd:watch", 0, 1, this, &WatchRecord::Finalize, static_cast<void*>(nullptr));
     tsfn_.Unref(env);
   }
 
   // librbd's threads.
   static void OnUpdate(void* arg) { static_cast<WatchRecord*>(arg)->Post(kUpdate); }
-  static void OnQuiesce(void* arg) { static_cast<WatchRecord*>(arg)->Post(kQuiesce); }
+  static void OnQuiesce(void* arg) {
+    auto* self = static_cast<WatchRecord*>(arg);
+    bool unwatching;
+    {
+      std::lock_guard<std::mutex> lock(self->quiesceMu_);
+      self->pendingQuiesce_++;
+      unwatching = self->unwatched_.load();
+    }
+    // Unwatching (the JS thread may be the one waiting in rbd_quiesce_unwatch)
+    // or dropped: JS will not answer.
+    if (unwatching || !self->Post(kQuiesce)) self->CompleteQuiesce(-ESHUTDOWN);
+  }
   static void OnUnquiesce(void* arg) { static_cast<WatchRecord*>(arg)->Post(kUnquiesce); }
 
   // JS thread: no event reaches JS from now on.
@@ -60,11 +81,50 @@ class WatchRecord {
   }
   // Worker/reaper thread: unregister from librbd (idempotent).
   int Unwatch(rbd_image_t img) {
-    if (unwatched_.exchange(true)) return 0;
+    {
+      std::lock_guard<std::mutex> lock(quiesceMu_);
+      if (unwatched_.exchange(true)) return 0;
+    }
     uint64_t h = handle.load();
-    int rc = quiesce_ ? rbd_quiesce_unwatch(img, h) : rbd_update_unwatch(img, h);
+    int rc = 0;
+    if (quiesce_) {
+      Unregister();
+      while (CompleteQuiesce(-ESHUTDOWN)) {
+      }  // unanswered quiesces: rbd_quiesce_unwatch would wait for them forever
+      rc = rbd_quiesce_unwatch(img, h);
+    } else {
+      rc = rbd_update_unwatch(img, h);
+    }
     Drop();
     return rc;
+  }
+  // Completes one pending quiesce with rc; false when none is pending. Any thread.
+  bool CompleteQuiesce(int rc) {
+    {
+      std::lock_guard<std::mutex> lock(quiesceMu_);
+      if (pendingQuiesce_ == 0) return false;
+      pendingQuiesce_--;
+    }
+    rbd_quiesce_complete(img_, handle.load(), rc);
+    return true;
+  }
+  // The quiesce registry: quiesceComplete(image, handle) finds its record.
+  void Register() {
+    std::lock_guard<std::mutex> lock(RegistryMu());
+    Registry()[{img_, handle.load()}] = this;
+  }
+  void Unregister() {
+    std::lock_guard<std::mutex> lock(RegistryMu());
+    auto it = Registry().find({img_, handle.load()});
+    if (it != Registry().end() && it->second == this) Registry().erase(it);
+  }
+  // JS thread (quiesceComplete): false when the watch is gone.
+  static bool Answer(rbd_image_t img, uint64_t h, int rc) {
+    std::lock_guard<std::mutex> lock(RegistryMu());
+    auto it = Registry().find({img, h});
+    if (it == Registry().end()) return false;
+    it->second->CompleteQuiesce(rc);
+    return true;
   }
   // librbd's registration failed: it will never call back.
   void RegistrationFailed() {
@@ -75,16 +135,31 @@ class WatchRecord {
   std::atomic<uint64_t> handle{0};  // written by the registering worker, read on the JS thread
 
  private:
-  void Post(int event) {
+  static std::mutex& RegistryMu() {
+    static std::mutex mu;
+    return mu;
+  }
+  static std::map<std::pair<rbd_image_t, uint64_t>, WatchRecord*>& Registry() {
+    static auto* registry = new std::map<std::pair<rbd_image_t, uint64_t>, WatchRecord*>();  // never destroyed
+    return *registry;
+  }
+
+  // Returns false when the event was dropped (it will not reach JS).
+  bool Post(int event) {
     try {
-      if (!active_.load(std::memory_order_acquire)) return;
-      if (event == kUpdate && pendingUpdate_.exchange(true)) return;  // coalesced
+      if (!active_.load(std::memory_order_acquire)) return false;
+      if (event == kUpdate && pendingUpdate_.exchange(true)) return true;  // coalesced
       std::lock_guard<std::mutex> lock(mu_);
-      if (!tsfnAlive_) return;
+      if (!tsfnAlive_) return false;
       int* data = new int(event);
-      if (tsfn_.NonBlockingCall(data) != napi_ok) delete data;
+      if (tsfn_.NonBlockingCall(data) != napi_ok) {
+        delete data;
+        return false;
+      }
+      return true;
     } catch (...) {
       // bad_alloc or a lock failure: the event is lost, librbd is not harmed
+      return false;
     }
   }
   // Two owners: librbd's registration and the thread-safe function.
@@ -94,6 +169,9 @@ class WatchRecord {
 
   Tsfn tsfn_;
   const bool quiesce_;
+  rbd_image_t img_;
+  std::mutex quiesceMu_;
+  int pendingQuiesce_ = 0;
   bool released_ = false;
   std::atomic<bool> active_{true};
   std::atomic<bool> pendingUpdate_{false};
@@ -106,9 +184,12 @@ class WatchRecord {
 void WatchRecord::CallJs(Napi::Env env, Napi::Function fn, WatchRecord* self, int* event) {
   int ev = *event;
   delete event;
-  if (env == nullptr) return;  // teardown: dropped quietly
+  bool deliver = env != nullptr && self->active_.load(std::memory_order_acquire);
+  if (!deliver) {  // teardown or unwatched: dropped quietly, a quiesce completed here
+    if (ev == kQuiesce) self->CompleteQuiesce(-ESHUTDOWN);
+    return;
+  }
   if (ev == kUpdate) self->pendingUpdate_.store(false);
-  if (!self->active_.load(std::memory_order_acquire)) return;
   try {
     static const char* kNames[] = {"update", "quiesce", "unquiesce"};
     fn.Call({Napi::String::New(env, kNames[ev]),
@@ -139,8 +220,8 @@ Napi::Value Watch(const Napi::CallbackInfo& info, bool quiesce) {
   const char* op = quiesce ? "Image.watchQuiesce" : "Image.watchUpdates";
   ErrorContext ctx = image->Ctx(op);
   if (!image->IsOpen()) return RejectClosed(env, ctx, image);
-  auto* record = new WatchRecord(env, info[1].As<Napi::Function>(), quiesce);
   rbd_image_t img = image->image();
+  auto* record = new WatchRecord(env, info[1].As<Napi::Function>(), quiesce, img);
   uint64_t key = nextKey.fetch_add(1);
   return RunAsync<int>(
       env, image, ctx,
@@ -149,7 +230,11 @@ Napi::Value Watch(const Napi::CallbackInfo& info, bool quiesce) {
         rc = quiesce ? rbd_quiesce_watch(img, &WatchRecord::OnQuiesce, &WatchRecord::OnUnquiesce, record, &h)
                      : rbd_update_watch(img, &h, &WatchRecord::OnUpdate, record);
         record->handle.store(h);
-        if (rc < 0) record->RegistrationFailed();
+        if (rc < 0) {
+          record->RegistrationFailed();
+        } else if (quiesce) {
+          record->Register();
+        }
         return 0;
       },
       [image, record, key, ctx](Napi::Env env, int& rc) -> Napi::Value {
@@ -218,8 +303,8 @@ static Napi::Value QuiesceComplete(const Napi::CallbackInfo& info) {
   Image* image = Image::FromValue(env, info[0]);
   uint64_t handle = ArgU64(info, 1, "handle");
   int64_t rc = ArgI64(info, 2, "rc");
-  image->EnterOrThrow(env, "Image.quiesceComplete");
-  rbd_quiesce_complete(image->image(), handle, static_cast<int>(rc));
+  if (!image->Enter()) throw Napi::Error(env, MakeClosedError(env, "Image.quiesceComplete", image->Kind()));
+  WatchRecord::Answer(image->image(), handle, static_cast<int>(rc));  // a watch already gone: nothing pending
   image->Leave(env);
   return env.Undefined();
 }

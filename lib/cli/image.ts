@@ -1,5 +1,5 @@
 /**
- * `ceph-rbd image upload|download|delete|info|ls`: Glance-style images
+ * `ceph-rbd image upload|download|delete|info|ls|sweep`: Glance-style images
  * (GlanceStore): chunked upload with MD5 + multihash and the protected
  * snapshot `snap`, addressed by their location `rbd://<fsid>/<pool>/<image>/snap`.
  */
@@ -265,6 +265,22 @@ async function list(opts: { pool: string }, o: CommonOptions): Promise<void> {
   );
 }
 
+async function sweep(opts: { pool: string; olderThan?: number; dryRun?: boolean }, o: CommonOptions): Promise<void> {
+  const t = target(o);
+  const store = await GlanceStore.open(storeOptions(t, opts.pool));
+  let result: Awaited<ReturnType<GlanceStore['sweep']>>;
+  try {
+    result = await store.sweep({ olderThanMs: opts.olderThan === undefined ? undefined : opts.olderThan * 1000, dryRun: opts.dryRun === true });
+  } finally {
+    await store.close();
+  }
+  output(o, result, () => [
+    ...(result.images.length === 0 ? [`no abandoned uploads in pool ${result.pool}`] : []),
+    ...result.images.map((i) => `${i.removed ? 'removed' : result.dryRun ? 'would remove' : 'kept'} ${result.pool}/${i.image} (upload started ${i.startedAt})${i.error ? `: ${i.error}` : ''}`),
+    ...result.busy.map((name) => `in use, left alone: ${result.pool}/${name}`),
+  ]);
+}
+
 /** Takes `--pool` from the group (`image --pool p ls`) when the command did not get its own. */
 function poolFromGroup(group: Command): (cmd: Command, action: Command) => void {
   return (_cmd, action) => {
@@ -277,7 +293,7 @@ const IMAGE_REF = '[pool/]image[@snapshot] (snapshot default: snap), or rbd://<f
 
 export function registerImage(program: Command): void {
   const image = addCommonOptions(
-    program.command('image').description('Glance-style images (GlanceStore): upload, download, delete, info, ls').option('--pool <pool>', 'pool (rbd_store_pool) for the commands below'),
+    program.command('image').description('Glance-style images (GlanceStore): upload, download, delete, info, ls, sweep').option('--pool <pool>', 'pool (rbd_store_pool) for the commands below'),
   );
   image.hook('preAction', poolFromGroup(image));
 
@@ -322,6 +338,15 @@ export function registerImage(program: Command): void {
       .argument('<image>', '[pool/]image[@snapshot] or rbd://<fsid>/<pool>/<image>/<snapshot>')
       .option('--pool <pool>', 'pool of a bare image id', 'images'),
   ).action((location: string, opts: { pool: string }, cmd: Command) => info(location, opts, commonOptions(cmd)));
+
+  addCommonOptions(
+    image
+      .command('sweep')
+      .description('remove uploads a killed process left behind (no snapshot, no client, started by a GlanceStore long enough ago)')
+      .option('--pool <pool>', 'pool', 'images')
+      .option('--older-than <seconds>', 'only uploads started at least this long ago (default 3600)', parseInteger(0, Math.floor(Number.MAX_SAFE_INTEGER / 1000)))
+      .option('--dry-run', 'report them, remove nothing'),
+  ).action((opts: { pool: string; olderThan?: number; dryRun?: boolean }, cmd: Command) => sweep(opts, commonOptions(cmd)));
 
   addCommonOptions(
     image.command('ls').description('images of a pool, with their Glance locations').option('--pool <pool>', 'pool', 'images'),

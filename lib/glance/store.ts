@@ -50,6 +50,7 @@ import { BackendException, BadStoreConfiguration, Duplicate, InUseByStore, Inval
 import { createChunkHasher, type HashOn, isKnownHashAlgo, isNativeHashAlgo } from './hashing';
 import { formatLocation, parseLocation, type RbdLocation, type RbdLocationParts } from './location';
 import { Upload } from './upload';
+import { markUpload, type SweepOptions, type SweepResult, sweepUploads, unmarkUpload } from './sweep';
 
 const MiB = 1024 * 1024;
 /** Glance's snapshot name. */
@@ -123,12 +124,15 @@ export interface AddResult {
   metadata: Record<string, string>;
 }
 
+/** Smallest read piece of get(): one librbd call per piece (1-byte pieces took minutes for a few MiB). */
+export const MIN_GET_CHUNK = 64 * 1024;
+
 export interface GetOptions {
   /** First byte to read. Default 0. */
   offset?: number;
   /** Bytes to read. Default: to the end of the image (cut at the end). */
   length?: number;
-  /** Read piece size in bytes. Default: the store's chunk size. */
+  /** Read piece size in bytes, from 64 KiB (MIN_GET_CHUNK) to 1 GiB. Default: the store's chunk size. */
   chunkSize?: number;
 }
 
@@ -415,6 +419,7 @@ export class GlanceStore {
     let image: Image | undefined;
     try {
       image = await Image.open(ioctx, name);
+      await markUpload(image); // a crash from here on leaves an image sweep() finds
       const upload = new Upload(image, {
         expectedSize: size,
         chunkBytes: this.chunkSize,
@@ -440,6 +445,7 @@ export class GlanceStore {
       if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
       await image.createSnap(DEFAULT_SNAPNAME);
       await image.protectSnap(DEFAULT_SNAPNAME);
+      await unmarkUpload(image);
       await image.close();
       this.#log.info(`Stored ${name}: ${out.bytes} bytes, data in ${wrote - started} ms, snapshot in ${Date.now() - wrote} ms`);
       return { size: out.bytes, checksum: out.checksum ?? '', multihash: out.multihash ?? '' };
@@ -534,7 +540,7 @@ export class GlanceStore {
     const o = checkObject<GetOptions>(options, 'options');
     const offset = o.offset === undefined ? 0 : checkInteger(o.offset, 'options.offset', 0, Number.MAX_SAFE_INTEGER);
     const wanted = o.length === undefined ? undefined : checkInteger(o.length, 'options.length', 0, Number.MAX_SAFE_INTEGER);
-    const chunk = o.chunkSize === undefined ? this.chunkSize : checkInteger(o.chunkSize, 'options.chunkSize', 1, 2 ** 30);
+    const chunk = o.chunkSize === undefined ? this.chunkSize : checkInteger(o.chunkSize, 'options.chunkSize', MIN_GET_CHUNK, 2 ** 30);
     const image = await this.#openAt(pool, loc, `RBD image ${loc.image} does not exist`);
     let size: number;
     try {
@@ -564,6 +570,12 @@ export class GlanceStore {
   }
 
   // ---- delete -------------------------------------------------------------------
+
+  /** Finds and (unless dryRun) removes uploads a killed process left in the pool (lib/glance/sweep.ts). */
+  async sweep(options: SweepOptions = {}): Promise<SweepResult> {
+    this.#checkOpen('sweep');
+    return this.#session.withIoctx(this.pool, (ioctx) => sweepUploads(ioctx, options, this.#log));
+  }
 
   /**
    * Deletes an image: unprotects and removes its snapshot, then

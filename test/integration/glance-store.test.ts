@@ -434,7 +434,7 @@ describe('GlanceStore (real cluster)', function () {
           [undefined, undefined, undefined],
           [1000, 2 * CHUNK + 17, 64 * 1024],
           [CHUNK, CHUNK, undefined],
-          [data.length - 10, undefined, 3],
+          [data.length - 10, undefined, 64 * 1024],
           [data.length - 10, 1000, undefined], // cut at the end
           [data.length, undefined, undefined], // empty
           [0, 0, undefined],
@@ -449,6 +449,10 @@ describe('GlanceStore (real cluster)', function () {
           if (chunkSize !== undefined) assert.ok(back.length === 0 || chunkSize >= 1);
         }
         await assert.rejects(store.get(location, { offset: data.length + 1 }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+        // A piece below 64 KiB is refused up front (chunkSize 1 meant one librbd call per byte: minutes for 5 MiB).
+        for (const chunkSize of [1, 4096, 64 * 1024 - 1]) {
+          await assert.rejects(store.get(location, { chunkSize }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /options\.chunkSize/ });
+        }
         assert.equal(await store.getSize(location), data.length);
       } finally {
         await store.delete(location);
@@ -661,7 +665,7 @@ describe('GlanceStore (real cluster)', function () {
       const s = await GlanceStore.open({ confFile: confFile(), chunkSizeMiB: 1 });
       const name = uniqueName('glance-close');
       const { location } = await s.add(name, randomBytes(4 * CHUNK), 4 * CHUNK);
-      const { stream } = await s.get(location, { chunkSize: 4096 });
+      const { stream } = await s.get(location, { chunkSize: 64 * 1024 });
       const errored = new Promise<unknown>((resolve) => stream.once('error', resolve));
       await s.close();
       assert.ok((await errored) instanceof HandleClosedError);

@@ -18,7 +18,7 @@ import { closeWhileBusy, cycles } from '../reliability/lifetimes';
 import { load } from '../reliability/load';
 import { cephx } from '../reliability/security';
 import { hostileArguments, hostileCinder } from '../reliability/hostile';
-import { detachedBuffers, exitWithCallsInFlight, workerTerminated } from '../reliability/teardown';
+import { detachedBuffers, exitWithCallsInFlight, workerTerminated, workerTerminatedWithWatches } from '../reliability/teardown';
 import { FaultCluster, MiB } from '../reliability/support';
 
 describe('reliability (short)', function () {
@@ -76,6 +76,7 @@ describe('reliability (short)', function () {
 
   describe('teardown with calls in flight (child processes)', () => {
     it('worker.terminate() mid-call: no abort, its handles (watch, exclusive lock) released', () => workerTerminated(confFile(), 2));
+    it('worker.terminate() with rados/rbd watches and rados aio/compound ops in flight: no abort, watches gone', () => workerTerminatedWithWatches(confFile(), 2));
     it('process.exit() mid-call: no watch or exclusive lock outlives the process', () => exitWithCallsInFlight(confFile()));
     it("a Buffer's ArrayBuffer transferred mid-read/-write: no crash, the call completes", () => detachedBuffers(confFile()));
   });

@@ -9,6 +9,10 @@
  *                     by a write), keeps stat/aioWrite/createSnap/Rbd.list/
  *                     read calls in flight; the main thread terminates it
  *                     `rounds` times (a new worker each round).
+ *   worker-watches    the same, and the worker also holds a rados watch, an
+ *                     rbd update watch and a quiesce watch whose callbacks
+ *                     fire (notify, resize) while rados aio and compound
+ *                     ops are in flight.
  *   exit-mid-call     opens the image, takes the exclusive lock, starts
  *                     blocking and aio calls, process.exit(0) while they run.
  *   detach-read       aioReadInto / readInto a Buffer, then transfers its
@@ -24,6 +28,7 @@ import { Image, type IoCtx, Rados, Rbd } from '../../lib';
 interface Data {
   confFile: string;
   image: string;
+  watches?: boolean;
 }
 
 async function open(confFile: string): Promise<{ cluster: Rados; ioctx: IoCtx }> {
@@ -54,16 +59,48 @@ function keepBusy(ioctx: IoCtx, image: Image, onStarted: () => void): void {
   loop();
 }
 
+/**
+ * Watch callbacks (rados watch, rbd update and quiesce watch) firing while
+ * rados aio and compound ops are in flight, until the environment ends.
+ */
+async function keepWatching(ioctx: IoCtx, image: Image, oid: string): Promise<void> {
+  await ioctx.writeFull(oid, Buffer.from('watched'));
+  await ioctx.watch(oid, () => 'ack');
+  await image.watchUpdates(() => undefined);
+  await image.watchQuiesce({ onQuiesce: () => undefined });
+  const block = Buffer.alloc(4096, 3);
+  let size = 4 * 1024 * 1024;
+  const step = async (): Promise<void> => {
+    const calls: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 8; i++) {
+      calls.push(ioctx.aioWrite(oid, block, i * block.length));
+      calls.push(ioctx.aioRead(oid, 4096, 0));
+      calls.push(ioctx.aioStat(oid));
+      calls.push(ioctx.writeOp(oid).setXattr('k', Buffer.from(String(i))).write(block, 0).operate());
+      calls.push(ioctx.readOp(oid).stat().read(0, 4096).operate());
+    }
+    calls.push(ioctx.notify(oid, 'ping', { timeoutMs: 5000 }));
+    size += 4096;
+    calls.push(image.resize(size)); // an update event for the watch
+    await Promise.allSettled(calls);
+  };
+  const loop = (): void => {
+    step().then(loop, loop);
+  };
+  loop();
+}
+
 async function workerMain(data: Data): Promise<void> {
   const { ioctx } = await open(data.confFile);
   const image = await Image.open(ioctx, data.image);
   await image.write(Buffer.from('worker'), 0); // takes the exclusive lock
+  if (data.watches) await keepWatching(ioctx, image, `${data.image}.watched`);
   keepBusy(ioctx, image, () => parentPort?.postMessage('busy'));
 }
 
-async function workerTerminate(confFile: string, name: string, rounds: number): Promise<void> {
+async function workerTerminate(confFile: string, name: string, rounds: number, watches = false): Promise<void> {
   for (let i = 0; i < rounds; i++) {
-    const worker = new Worker(__filename, { workerData: { confFile, image: name } satisfies Data });
+    const worker = new Worker(__filename, { workerData: { confFile, image: name, watches } satisfies Data });
     await new Promise<void>((resolve, reject) => {
       worker.once('message', () => resolve());
       worker.once('error', reject);
@@ -145,6 +182,7 @@ async function detach(confFile: string, name: string, write: boolean): Promise<v
 async function main(): Promise<void> {
   const [confFile, mode, name, rounds] = process.argv.slice(2);
   if (mode === 'worker-terminate') return workerTerminate(confFile, name, Number(rounds ?? 1));
+  if (mode === 'worker-watches') return workerTerminate(confFile, name, Number(rounds ?? 1), true);
   if (mode === 'exit-mid-call') return exitMidCall(confFile, name);
   if (mode === 'detach-read') return detach(confFile, name, false);
   if (mode === 'detach-write') return detach(confFile, name, true);

@@ -1,5 +1,5 @@
 /** Environment teardown with calls in flight, long versions (npm run test:reliability). */
-import { detachedBuffers, exitWithCallsInFlight, workerTerminated } from './teardown';
+import { detachedBuffers, exitWithCallsInFlight, workerTerminated, workerTerminatedWithWatches } from './teardown';
 import { FaultCluster, GiB } from './support';
 
 describe('reliability: teardown with calls in flight (long)', function () {
@@ -13,6 +13,7 @@ describe('reliability: teardown with calls in flight (long)', function () {
   });
 
   it('worker.terminate() mid-call, 20 workers in turn: no abort, handles released', () => workerTerminated(c.confFile, 20));
+  it('worker.terminate() with rados/rbd watches and rados aio/compound ops in flight, 10 workers: no abort, watches gone', () => workerTerminatedWithWatches(c.confFile, 10));
   it('process.exit() mid-call, 5 times: no watch or exclusive lock outlives the process', async () => {
     for (let i = 0; i < 5; i++) await exitWithCallsInFlight(c.confFile);
   });

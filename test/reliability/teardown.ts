@@ -7,12 +7,14 @@
  * be removed at once.
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 
 import { Image, type IoCtx, Rados, Rbd } from '../../lib';
 import { uniq } from './support';
 
+const execFileP = promisify(execFile);
 const child = path.join(__dirname, 'teardown-child.js');
 
 interface ChildRun {
@@ -78,6 +80,24 @@ export function workerTerminated(confFile: string, rounds: number): Promise<void
     const run = await runChild(confFile, ['worker-terminate', name, String(rounds)]);
     assertClean(run, 'worker.terminate() with calls in flight');
     assert.equal(result(run).rounds, rounds);
+    await assertReleased(ioctx, name);
+  });
+}
+
+/**
+ * worker.terminate() while the worker holds a rados watch, an rbd update and
+ * a quiesce watch (callbacks firing) and rados aio and compound ops are in
+ * flight: no abort; the watches go with the worker (the image and the
+ * watched object have no watcher left).
+ */
+export function workerTerminatedWithWatches(confFile: string, rounds: number): Promise<void> {
+  return withImage(confFile, async (ioctx, name) => {
+    const run = await runChild(confFile, ['worker-watches', name, String(rounds)]);
+    assertClean(run, 'worker.terminate() with watches and rados ops in flight');
+    assert.equal(result(run).rounds, rounds);
+    const { stdout } = await execFileP('rados', ['-c', confFile, '-p', 'rbd', 'listwatchers', `${name}.watched`]);
+    assert.equal(stdout.trim(), '', 'no rados watch left behind');
+    await ioctx.remove(`${name}.watched`);
     await assertReleased(ioctx, name);
   });
 }
