@@ -12,7 +12,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -67,11 +67,20 @@ describe('packaging: prebuild, npm pack, install without a compiler', function (
     const lock = process.env.CEPH_RBD_BUILD_LOCK ?? path.join(tmpdir(), 'ceph-rbd-build.lock');
     const npm = [process.execPath, npmCli(), 'run', 'prebuild'];
     const [cmd, ...args] = which('flock') ? ['flock', lock, ...npm] : npm;
+    // prebuildify rebuilds build/Release in place: keep a copy of the addon
+    // the rest of the suite (and its child processes) load, and put it back
+    // whatever happens, so a failed or killed prebuild fails this test only.
+    const addonPath = path.join(repoRoot, 'build', 'Release', 'ceph_rbd.node');
+    const saved = path.join(work, 'ceph_rbd.node');
+    copyFileSync(addonPath, saved);
     try {
       await run(cmd, args, { cwd: repoRoot, env: cleanEnv({ JOBS: 'max' }), maxBuffer: 64 << 20, timeout: 900_000 });
     } catch (err) {
       const e = err as { stdout?: string; stderr?: string; message: string };
       assert.fail(`npm run prebuild failed: ${e.message}\n${(e.stderr ?? '').slice(-4000)}`);
+    } finally {
+      mkdirSync(path.dirname(addonPath), { recursive: true });
+      copyFileSync(saved, addonPath);
     }
     const dir = path.join(repoRoot, 'prebuilds', `${process.platform}-${process.arch}`);
     const nodes = readdirSync(dir).filter((f) => f.endsWith('.node'));
