@@ -12,7 +12,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -79,8 +79,10 @@ describe('packaging: prebuild, npm pack, install without a compiler', function (
       const e = err as { stdout?: string; stderr?: string; message: string };
       assert.fail(`npm run prebuild failed: ${e.message}\n${(e.stderr ?? '').slice(-4000)}`);
     } finally {
+      // A new inode (copy, then rename): never rewrite a file a process may have mapped.
       mkdirSync(path.dirname(addonPath), { recursive: true });
-      copyFileSync(saved, addonPath);
+      copyFileSync(saved, `${addonPath}.restore`);
+      renameSync(`${addonPath}.restore`, addonPath);
     }
     const dir = path.join(repoRoot, 'prebuilds', `${process.platform}-${process.arch}`);
     const nodes = readdirSync(dir).filter((f) => f.endsWith('.node'));
