@@ -8,6 +8,7 @@
  *   await ioctx.writeOp('obj').assertExists().omapSet({ k: 'v' }).write(buf, 0).operate();
  *   const [st, data] = await ioctx.readOp('obj').stat().read(0, 4096).operate();
  */
+import { HandleClosedError } from './errors';
 import { addon, type NativeOpStep, type U64 } from './native';
 import { IoCtx, type ObjectStat } from './rados';
 import { bytes, extend } from './rados-extend';
@@ -246,11 +247,18 @@ declare module './rados' {
   }
 }
 
+/** A builder on a closed I/O context would only fail at operate(): refuse it at once, as every other method does. */
+function checkOpen(ioctx: IoCtx, op: string): void {
+  if (ioctx.state !== 'open') throw new HandleClosedError(`${op}: the I/O context is ${ioctx.state}`, op);
+}
+
 extend(IoCtx.prototype, {
   writeOp(this: IoCtx, oid: string): WriteOp {
+    checkOpen(this, 'IoCtx.writeOp');
     return new WriteOp(this, checkName(oid, 'oid'));
   },
   readOp(this: IoCtx, oid: string): ReadOp {
+    checkOpen(this, 'IoCtx.readOp');
     return new ReadOp(this, checkName(oid, 'oid'));
   },
 });
