@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 
-import { CephError, HandleClosedError, ImageBusy, ImageHasSnapshots, ImageNotFound, InvalidArgument, PermissionDenied } from '../errors';
+import { HandleClosedError, ImageBusy, ImageHasSnapshots, ImageNotFound, InvalidArgument, PermissionDenied } from '../errors';
 import { readImageChunks } from '../internal/chunk-reader';
 import { defaultFeatures } from '../internal/features';
 import { withImage } from '../internal/image';
@@ -38,7 +38,9 @@ import {
   VolumeBackendAPIException,
   VolumeIsBusy,
 } from './errors';
-import { parseRbdSnapshotLocation, type RbdSnapshotLocation } from './location';
+import { firstCloneable } from './cloneable';
+import { retypeVolume, type VolumeTypeDiff } from './retype';
+import { applyQos, checkVolumeType, imageQos, onVolumeImage, removeQosKeys, setupVolume } from './volume-type';
 import { candidateLocations, checkSnapshot, checkVolume, diskFormatOf, rejectEncrypted, resolveOptions, type Resolved, type VolumeRef } from './options';
 import { listManageableVolumes, paginateEntries } from './manage';
 import { monAddrs, volumeStats } from './stats';
@@ -54,6 +56,7 @@ import type {
   Snapshot,
   Volume,
   VolumeStats,
+  VolumeType,
 } from './types';
 import { GiB, MiB, orderFor } from './util';
 
@@ -135,6 +138,16 @@ export class RbdVolumeDriver implements AsyncDisposable {
     return this.#session.ioctx(pool);
   }
 
+  /** `_setup_volume` on a new volume's image; when it fails the new image is deleted (as upstream) unless `keep`. */
+  async #setup(volume: Volume, name: string, keep = false): Promise<ModelUpdate> {
+    try {
+      return await setupVolume(await this.#ioctx(), name, volume, undefined, this.#logger);
+    } catch (err) {
+      if (!keep) await this.deleteVolume({ ...volume, name }).catch((e: unknown) => this.#logger.warn(`cannot remove ${name}: ${errorText(e)}`));
+      throw err;
+    }
+  }
+
   // ---- setup -----------------------------------------------------------------
 
   /** check_for_setup_error: configuration sanity, a test connection, the trash purge task. */
@@ -204,13 +217,13 @@ export class RbdVolumeDriver implements AsyncDisposable {
   async createVolume(volume: Volume): Promise<ModelUpdate> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'createVolume');
+    checkVolumeType(volume.volumeType);
     return this.#session.run(async () => {
       const ioctx = await this.#ioctx();
       const features = await this.#features();
       this.#logger.debug(`creating volume ${v.name} of ${v.size} GiB (order ${this.#order}, features ${features})`);
       await Rbd.create(ioctx, v.name, v.size * GiB, { order: this.#order, features });
-      // `_setup_volume` has nothing to apply (no QoS, replication or multiattach types here).
-      return {};
+      return this.#setup(volume, v.name);
     });
   }
 
@@ -434,11 +447,12 @@ export class RbdVolumeDriver implements AsyncDisposable {
     const v = checkVolume(volume);
     const s = checkSnapshot(snapshot);
     rejectEncrypted(v, 'createVolumeFromSnapshot');
+    checkVolumeType(volume.volumeType);
     return this.#session.run(async () => {
-      const update = await this.#clone(v, this.config.pool, s.volumeName, s.name);
+      await this.#clone(v, this.config.pool, s.volumeName, s.name);
       if (v.useQuota && this.config.flattenVolumeFromSnapshot) await flattenImage(this.#chain, this.config.pool, v.name);
       if (v.size > s.volumeSize) await this.#resize(v.name, v.size);
-      return update;
+      return this.#setup(volume, v.name);
     });
   }
 
@@ -453,12 +467,13 @@ export class RbdVolumeDriver implements AsyncDisposable {
     const src = checkVolume(srcVolume, 'srcVolume');
     rejectEncrypted(v, 'createClonedVolume');
     rejectEncrypted(src, 'createClonedVolume');
+    checkVolumeType(volume.volumeType);
     return this.#session.run(async () => {
       const ioctx = await this.#ioctx();
       if (this.config.maxCloneDepth <= 0) {
         await withImage(ioctx, src.name, { readOnly: true }, (img) => img.copy(ioctx, v.name));
         if (v.size !== src.size) await this.#resize(v.name, v.size);
-        return {};
+        return this.#setup(volume, v.name);
       }
       const cloneSnap = `${v.name}${CLONE_SNAP_SUFFIX}`;
       const features = await this.#features();
@@ -499,7 +514,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
         }
       }
       if (v.size !== src.size) await this.#resize(v.name, v.size);
-      return {};
+      return this.#setup(volume, v.name);
     });
   }
 
@@ -517,53 +532,34 @@ export class RbdVolumeDriver implements AsyncDisposable {
     }
   }
 
+  // ---- volume types: QoS, multiattach, retype (lib/cinder/volume-type.ts, retype.ts) ----------------
+
+  /** get_rbd_image_qos: the effective rbd_qos_* options of the volume's image (librbd option → value). */
+  async getRbdImageQos(volume: Volume): Promise<Record<string, string>> {
+    const v = checkVolume(volume);
+    return this.#session.run(async () => onVolumeImage(await this.#ioctx(), v.name, 'get qos specs', imageQos));
+  }
+
+  /** update_rbd_image_qos: sets each known Cinder QoS key of `specs` as the image's rbd_qos_* override. */
+  async updateRbdImageQos(volume: Volume, specs: Record<string, string>): Promise<void> {
+    const v = checkVolume(volume);
+    checkVolumeType({ qosSpecs: { consumer: 'back-end', specs: checkObject(specs, 'specs') as Record<string, string> } });
+    await this.#session.run(async () => onVolumeImage(await this.#ioctx(), v.name, 'set qos specs', (img) => applyQos(img, specs, this.#logger)));
+  }
+
+  /** delete_rbd_image_qos_keys: drops the image overrides of these Cinder QoS keys. */
+  async deleteRbdImageQosKeys(volume: Volume, keys: string[]): Promise<void> {
+    const v = checkVolume(volume);
+    await this.#session.run(async () => onVolumeImage(await this.#ioctx(), v.name, 'delete qos keys', (img) => removeQosKeys(img, keys, this.#logger)));
+  }
+
+  /** retype: QoS keys the new type drops are removed, then the new type is set up; `diff` defaults to the types' diff. */
+  async retype(volume: Volume, newType: VolumeType | null, diff?: VolumeTypeDiff): Promise<{ changed: boolean; modelUpdate: ModelUpdate }> {
+    const v = checkVolume(volume);
+    return this.#session.run(async () => retypeVolume(await this.#ioctx(), v.name, volume, newType, diff, this.#logger));
+  }
+
   // ---- images --------------------------------------------------------------------
-
-  /**
-   * `_is_cloneable`: same cluster (fsid), raw disk format, and the snapshot
-   * opens read-only. Resolves the parsed location and its size, or null;
-   * never throws for an unusable image.
-   */
-  async #cloneable(url: string, meta: ImageMeta | undefined): Promise<(RbdSnapshotLocation & { size: number }) | null> {
-    let loc: RbdSnapshotLocation;
-    try {
-      loc = parseRbdSnapshotLocation(url);
-    } catch (err) {
-      this.#logger.debug(`not cloneable: ${errorText(err)}`);
-      return null;
-    }
-    if (loc.fsid !== (await this.#session.fsid())) {
-      this.#logger.debug(`${url} is in a different ceph cluster.`);
-      return null;
-    }
-    const format = diskFormatOf(meta);
-    if (format !== 'raw') {
-      this.#logger.debug(`image ${url} is not stored in raw format (disk_format ${String(format)}).`);
-      return null;
-    }
-    try {
-      const ioctx = await this.#ioctx(loc.pool);
-      const size = await withImage(ioctx, loc.image, { readOnly: true, snapshot: loc.snapshot }, (img) => img.size());
-      return { ...loc, size };
-    } catch (err) {
-      if (!(err instanceof CephError)) throw err;
-      this.#logger.debug(`Unable to open image ${loc.pool}/${loc.image}@${loc.snapshot}: ${errorText(err)}`);
-      return null;
-    }
-  }
-
-  async #firstCloneable(v: VolumeRef, location: ImageLocation, meta: ImageMeta | undefined): Promise<(RbdSnapshotLocation & { size: number }) | null> {
-    for (const url of candidateLocations(location)) {
-      const loc = await this.#cloneable(url, meta);
-      if (!loc) continue;
-      if (loc.size > v.size * GiB) {
-        this.#logger.debug(`image ${url} (${loc.size} bytes) does not fit in volume ${v.name} (${v.size} GiB)`);
-        continue;
-      }
-      return loc;
-    }
-    return null;
-  }
 
   /**
    * clone_image: COW-clones the first cloneable candidate location into the
@@ -573,12 +569,13 @@ export class RbdVolumeDriver implements AsyncDisposable {
   async cloneImage(volume: Volume, imageLocation: ImageLocation, imageMeta: ImageMeta): Promise<{ cloned: boolean; modelUpdate: ModelUpdate }> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'cloneImage');
+    checkVolumeType(volume.volumeType);
     return this.#session.run(async () => {
-      const loc = await this.#firstCloneable(v, imageLocation, imageMeta);
+      const loc = await firstCloneable(this.#session, this.#logger, v, imageLocation, imageMeta);
       if (!loc) return { cloned: false, modelUpdate: {} };
-      const update = await this.#clone(v, loc.pool, loc.image, loc.snapshot);
+      await this.#clone(v, loc.pool, loc.image, loc.snapshot);
       await this.#resize(v.name, v.size);
-      return { cloned: true, modelUpdate: { ...update, provider_location: null } };
+      return { cloned: true, modelUpdate: { provider_location: null, ...(await this.#setup(volume, v.name)) } };
     });
   }
 
@@ -591,13 +588,14 @@ export class RbdVolumeDriver implements AsyncDisposable {
   async copyImageToVolume(volume: Volume, glanceStore: ImageStoreLike, imageLocation: ImageLocation, imageMeta: ImageMeta = { disk_format: 'raw' }): Promise<ModelUpdate> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'copyImageToVolume');
+    checkVolumeType(volume.volumeType);
     const candidates = candidateLocations(imageLocation);
     if (candidates.length === 0) throw new ImageUnacceptable(String(imageMeta.id ?? 'image'), 'no location');
     const format = diskFormatOf(imageMeta);
     if (format !== undefined && format !== 'raw') {
       throw new NotSupported(`copyImageToVolume: disk_format ${format} needs conversion, which this driver does not do (raw only)`);
     }
-    if (await this.#session.run(() => this.#firstCloneable(v, imageLocation, imageMeta))) {
+    if (await this.#session.run(() => firstCloneable(this.#session, this.#logger, v, imageLocation, imageMeta))) {
       await this.#deleteWithRetry(v);
       const res = await this.cloneImage(volume, imageLocation, imageMeta);
       if (res.cloned) return res.modelUpdate;
@@ -634,7 +632,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
     try {
       const written = await withImage(ioctx, v.name, {}, (img) => writeStreamToImage(img, stream, this.#chunkBytes, this.config.ioConcurrency, limit));
       if (size > 0 && written !== size) throw new ImageUnacceptable(String(imageMeta.id ?? candidates[0]), `Size mismatch: expected ${size} bytes, got ${written} bytes`);
-      return {};
+      return await setupVolume(ioctx, v.name, volume, undefined, this.#logger);
     } catch (err) {
       destroyStream(stream);
       await Rbd.remove(ioctx, v.name).catch(() => undefined);
@@ -736,6 +734,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
   async manageExisting(volume: Volume, existingRef: { 'source-name': string }): Promise<ModelUpdate> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'manageExisting');
+    checkVolumeType(volume.volumeType);
     const name = this.#sourceName(existingRef);
     return this.#session.run(async () => {
       const ioctx = await this.#ioctx();
@@ -745,8 +744,8 @@ export class RbdVolumeDriver implements AsyncDisposable {
         if (err instanceof ImageNotFound) throw new ManageExistingInvalidReference(name, 'Specified rbd image does not exist.', { cause: err });
         throw err;
       }
-      // `_setup_volume` has nothing to apply here (no QoS/replication types).
-      return {};
+      // The image is the user's: a failed setup leaves it managed, not removed.
+      return this.#setup(volume, v.name, true);
     });
   }
 

@@ -83,6 +83,13 @@ export class NotSupported extends CinderError {
   }
 }
 
+/** RBDDriverException: a driver-level failure (e.g. replication and multiattach together). */
+export class RBDDriverException extends CinderError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`Error in RBD driver: ${reason}`, 'ERR_CINDER_RBD_DRIVER', options);
+  }
+}
+
 /** A configuration option has a value the driver cannot work with. */
 export class InvalidConfigurationValue extends CinderError {
   readonly option: string;

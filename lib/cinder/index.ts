@@ -13,5 +13,8 @@ export type {
   ConnectionInfo,
   ManageableVolume,
   VolumeStats,
+  VolumeType,
 } from './types';
+export { QOS_KEY_MAP, MULTIATTACH_EXCLUSIONS } from './volume-type';
+export type { VolumeTypeDiff } from './retype';
 export * from './errors';
