@@ -9,7 +9,6 @@
 import { readFile } from 'node:fs/promises';
 
 import { HandleClosedError, ImageBusy, ImageHasSnapshots, ImageNotFound, InvalidArgument, PermissionDenied } from '../errors';
-import { readImageChunks } from '../internal/chunk-reader';
 import { defaultFeatures } from '../internal/features';
 import { withImage } from '../internal/image';
 import { Semaphore, errorText, retry, type RetryPolicy } from '../internal/retry';
@@ -30,21 +29,19 @@ import {
   type CloneInfo,
 } from './clone-chain';
 import {
-  ImageUnacceptable,
   InvalidConfigurationValue,
   ManageExistingInvalidReference,
-  NotSupported,
   SnapshotIsBusy,
   VolumeBackendAPIException,
   VolumeIsBusy,
 } from './errors';
 import { firstCloneable } from './cloneable';
+import { copyImageToVolume, copyVolumeToImage, type CopyContext, type CopyOptions } from './image-copy';
 import { retypeVolume, type VolumeTypeDiff } from './retype';
 import { applyQos, checkVolumeType, imageQos, onVolumeImage, removeQosKeys, setupVolume } from './volume-type';
-import { candidateLocations, checkSnapshot, checkVolume, diskFormatOf, rejectEncrypted, resolveOptions, type Resolved, type VolumeRef } from './options';
+import { checkSnapshot, checkVolume, rejectEncrypted, resolveOptions, type Resolved, type VolumeRef } from './options';
 import { listManageableVolumes, paginateEntries } from './manage';
 import { monAddrs, volumeStats } from './stats';
-import { destroyStream, writeStreamToImage } from './transfer';
 import type {
   ConnectionInfo,
   ImageLocation,
@@ -566,105 +563,51 @@ export class RbdVolumeDriver implements AsyncDisposable {
    * volume and grows it to the volume size. `{ cloned: false }` when none is
    * cloneable (the caller then copies the data).
    */
-  async cloneImage(volume: Volume, imageLocation: ImageLocation, imageMeta: ImageMeta): Promise<{ cloned: boolean; modelUpdate: ModelUpdate }> {
+  async cloneImage(volume: Volume, imageLocation: ImageLocation, imageMeta: ImageMeta): Promise<{ cloned: boolean; modelUpdate: ModelUpdate; reason?: string }> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'cloneImage');
     checkVolumeType(volume.volumeType);
     return this.#session.run(async () => {
-      const loc = await firstCloneable(this.#session, this.#logger, v, imageLocation, imageMeta);
-      if (!loc) return { cloned: false, modelUpdate: {} };
+      const refused: string[] = [];
+      const loc = await firstCloneable(this.#session, this.#logger, v, imageLocation, imageMeta, refused);
+      if (!loc) return { cloned: false, modelUpdate: {}, ...(refused.length > 0 ? { reason: refused.join('; ') } : {}) };
       await this.#clone(v, loc.pool, loc.image, loc.snapshot);
       await this.#resize(v.name, v.size);
       return { cloned: true, modelUpdate: { provider_location: null, ...(await this.#setup(volume, v.name)) } };
     });
   }
 
+  #copyContext(volume: Volume): CopyContext {
+    return {
+      config: this.config,
+      logger: this.#logger,
+      ioctx: () => this.#ioctx(),
+      order: this.#order,
+      chunkBytes: this.#chunkBytes,
+      features: () => this.#features(),
+      deleteVolume: (v) => retry(this.#policy, (e) => e instanceof VolumeIsBusy, () => this.deleteVolume(v)),
+      setup: (ioctx, name) => setupVolume(ioctx, name, volume, undefined, this.#logger),
+    };
+  }
+
   /**
-   * copy_image_to_volume: clones when the image is cloneable, else streams it
-   * from the store (`store.get`) into a fresh volume with pipelined aio
-   * writes (zero chunks skipped), sized to the volume. Any existing image of
-   * the volume is deleted first, as Cinder does.
+   * copy_image_to_volume: always a copy, never a clone. The image is fetched
+   * to a temporary directory, its bytes inspected and checked by `qemu-img
+   * info` (disk_format must match; none = must be raw), converted into a new
+   * image of the volume (lib/cinder/image-copy.ts).
    */
-  async copyImageToVolume(volume: Volume, glanceStore: ImageStoreLike, imageLocation: ImageLocation, imageMeta: ImageMeta = { disk_format: 'raw' }): Promise<ModelUpdate> {
+  async copyImageToVolume(volume: Volume, glanceStore: ImageStoreLike, imageLocation: ImageLocation, imageMeta?: ImageMeta, options?: CopyOptions): Promise<ModelUpdate> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'copyImageToVolume');
     checkVolumeType(volume.volumeType);
-    const candidates = candidateLocations(imageLocation);
-    if (candidates.length === 0) throw new ImageUnacceptable(String(imageMeta.id ?? 'image'), 'no location');
-    const format = diskFormatOf(imageMeta);
-    if (format !== undefined && format !== 'raw') {
-      throw new NotSupported(`copyImageToVolume: disk_format ${format} needs conversion, which this driver does not do (raw only)`);
-    }
-    if (await this.#session.run(() => firstCloneable(this.#session, this.#logger, v, imageLocation, imageMeta))) {
-      await this.#deleteWithRetry(v);
-      const res = await this.cloneImage(volume, imageLocation, imageMeta);
-      if (res.cloned) return res.modelUpdate;
-    }
-    let got: { stream: AsyncIterable<Uint8Array>; size: number } | undefined;
-    let lastErr: unknown;
-    for (const url of candidates) {
-      try {
-        got = (await glanceStore.get(url)) as { stream: AsyncIterable<Uint8Array>; size: number };
-        break;
-      } catch (err) {
-        lastErr = err;
-      }
-    }
-    if (!got) throw lastErr;
-    const { stream, size } = got;
-    const limit = v.size * GiB;
-    if (size > limit) {
-      destroyStream(stream);
-      throw new ImageUnacceptable(String(imageMeta.id ?? candidates[0]), `Image size ${size} bytes exceeds the volume size of ${v.size} GiB`);
-    }
-    try {
-      await this.#deleteWithRetry(v);
-    } catch (err) {
-      destroyStream(stream);
-      throw err;
-    }
-    // The stream can be read once: the write phase is not re-run on a new connection.
-    const ioctx = await this.#session.run(async () => {
-      const io = await this.#ioctx();
-      await Rbd.create(io, v.name, limit, { order: this.#order, features: await this.#features() });
-      return io;
-    });
-    try {
-      const written = await withImage(ioctx, v.name, {}, (img) => writeStreamToImage(img, stream, this.#chunkBytes, this.config.ioConcurrency, limit));
-      if (size > 0 && written !== size) throw new ImageUnacceptable(String(imageMeta.id ?? candidates[0]), `Size mismatch: expected ${size} bytes, got ${written} bytes`);
-      return await setupVolume(ioctx, v.name, volume, undefined, this.#logger);
-    } catch (err) {
-      destroyStream(stream);
-      await Rbd.remove(ioctx, v.name).catch(() => undefined);
-      throw err;
-    }
+    return copyImageToVolume(this.#copyContext(volume), v, glanceStore, imageLocation, imageMeta, options);
   }
 
-  async #deleteWithRetry(v: VolumeRef): Promise<void> {
-    await retry(this.#policy, (e) => e instanceof VolumeIsBusy, () => this.deleteVolume(v));
-  }
-
-  /**
-   * copy_volume_to_image: streams the volume (read-only, pipelined aio reads)
-   * into `store.add(imageId, stream, sizeBytes)`; resolves what the store returns.
-   */
-  async copyVolumeToImage(
-    volume: Volume,
-    glanceStore: ImageStoreLike,
-    imageId: string,
-    imageMeta: ImageMeta = { disk_format: 'raw' },
-  ): Promise<Awaited<ReturnType<ImageStoreLike['add']>>> {
+  /** copy_volume_to_image: raw (streamed) or qcow2 (qemu-img) into `store.add(imageId, stream, sizeBytes)`. */
+  async copyVolumeToImage(volume: Volume, glanceStore: ImageStoreLike, imageId: string, imageMeta?: ImageMeta, options?: CopyOptions): Promise<Awaited<ReturnType<ImageStoreLike['add']>>> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'copyVolumeToImage');
-    const format = diskFormatOf(imageMeta);
-    if (format !== undefined && format !== 'raw') {
-      throw new NotSupported(`copyVolumeToImage: disk_format ${format} needs conversion, which this driver does not do (raw only)`);
-    }
-    const ioctx = await this.#session.run(() => this.#ioctx());
-    return withImage(ioctx, v.name, { readOnly: true }, async (image) => {
-      const size = await image.size();
-      return glanceStore.add(imageId, readImageChunks(image, size, this.#chunkBytes, this.config.ioConcurrency), size);
-    });
+    return copyVolumeToImage(this.#copyContext(volume), v, glanceStore, imageId, imageMeta, options);
   }
 
   // ---- stats and connections ---------------------------------------------------------
