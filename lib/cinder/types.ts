@@ -37,7 +37,7 @@ export interface RbdVolumeDriverOptions {
   deferredDeletionDelaySec?: number;
   /** deferred_deletion_purge_interval in seconds; 0 = no periodic purge. Default 60. */
   deferredDeletionPurgeIntervalSec?: number;
-  /** image_conversion_dir (unused: images stream without temp files; kept for config parity). */
+  /** image_conversion_dir: where copyImageToVolume / copyVolumeToImage (qcow2) keep their private temporary directory. Default os.tmpdir(). */
   imageConversionDir?: string;
   /** volume_backend_name. Default 'RBD' in stats. */
   volumeBackendName?: string;
