@@ -36,6 +36,7 @@ import {
   VolumeIsBusy,
 } from './errors';
 import { firstCloneable } from './cloneable';
+import { listManageableSnapshots, manageableSnapshotSize, manageSnapshot, snapshotSourceName, unmanageSnapshot, type ManageableSnapshot } from './snapshot-manage';
 import { copyImageToVolume, copyVolumeToImage, type CopyContext, type CopyOptions } from './image-copy';
 import { retypeVolume, type VolumeTypeDiff } from './retype';
 import { applyQos, checkVolumeType, imageQos, onVolumeImage, removeQosKeys, setupVolume } from './volume-type';
@@ -714,6 +715,41 @@ export class RbdVolumeDriver implements AsyncDisposable {
     const ids = new Set((cinderVolumes ?? []).map((c) => c.id));
     const entries = await this.#session.run(async () => listManageableVolumes(await this.#ioctx(), ids, this.#logger));
     return paginateEntries(entries, marker, limit, offset, sortKeys, sortDirs);
+  }
+
+  /** manage_existing_snapshot_get_size: the size in GiB of `snapshot.volumeName@<source-name>`. */
+  async manageExistingSnapshotGetSize(snapshot: Snapshot, existingRef: { 'source-name': string } | string): Promise<number> {
+    const s = checkSnapshot(snapshot);
+    const name = snapshotSourceName(existingRef);
+    return this.#session.run(async () => manageableSnapshotSize(await this.#ioctx(), s.volumeName, name));
+  }
+
+  /** manage_existing_snapshot: renames the snapshot to `snapshot-<id>` and protects it. */
+  async manageExistingSnapshot(snapshot: Snapshot, existingRef: { 'source-name': string } | string): Promise<ModelUpdate> {
+    const s = checkSnapshot(snapshot);
+    const name = snapshotSourceName(existingRef);
+    await this.#session.run(async () => manageSnapshot(await this.#ioctx(), s.volumeName, name, s.name));
+    return {};
+  }
+
+  /** get_manageable_snapshots: every snapshot of the pool, sorted and paginated as Cinder does. */
+  async getManageableSnapshots(
+    cinderSnapshots: Array<{ id: string }>,
+    marker: unknown,
+    limit: number | null | undefined,
+    offset: number | null | undefined,
+    sortKeys: string[] = ['reference'],
+    sortDirs: string[] = ['desc'],
+  ): Promise<ManageableSnapshot[]> {
+    const ids = new Set((cinderSnapshots ?? []).map((c) => c.id));
+    const entries = await this.#session.run(async () => listManageableSnapshots(await this.#ioctx(), ids, this.#logger));
+    return paginateEntries(entries, marker, limit, offset, sortKeys, sortDirs);
+  }
+
+  /** unmanage_snapshot: unprotects it when it has no clones; it stays on the volume. */
+  async unmanageSnapshot(snapshot: Snapshot): Promise<void> {
+    const s = checkSnapshot(snapshot);
+    await this.#session.run(async () => unmanageSnapshot(await this.#ioctx(), s.volumeName, s.name));
   }
 
   // ---- lifetime ---------------------------------------------------------------------------

@@ -17,4 +17,5 @@ export type {
 } from './types';
 export { QOS_KEY_MAP, MULTIATTACH_EXCLUSIONS } from './volume-type';
 export type { VolumeTypeDiff } from './retype';
+export type { ManageableSnapshot } from './snapshot-manage';
 export * from './errors';
