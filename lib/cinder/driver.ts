@@ -36,6 +36,7 @@ import {
   VolumeIsBusy,
 } from './errors';
 import { firstCloneable } from './cloneable';
+import { migrateVolume, updateMigratedVolume, type MigrationHost } from './migrate';
 import { listManageableSnapshots, manageableSnapshotSize, manageSnapshot, snapshotSourceName, unmanageSnapshot, type ManageableSnapshot } from './snapshot-manage';
 import { copyImageToVolume, copyVolumeToImage, type CopyContext, type CopyOptions } from './image-copy';
 import { retypeVolume, type VolumeTypeDiff } from './retype';
@@ -555,6 +556,19 @@ export class RbdVolumeDriver implements AsyncDisposable {
   async retype(volume: Volume, newType: VolumeType | null, diff?: VolumeTypeDiff): Promise<{ changed: boolean; modelUpdate: ModelUpdate }> {
     const v = checkVolume(volume);
     return this.#session.run(async () => retypeVolume(await this.#ioctx(), v.name, volume, newType, diff, this.#logger));
+  }
+
+  /** migrate_volume: same pool → moved; another pool of this cluster → copy, then delete the source; else `moved: false`. */
+  async migrateVolume(volume: Volume, host: MigrationHost): Promise<{ moved: boolean; modelUpdate?: ModelUpdate }> {
+    const v = checkVolume(volume);
+    return this.#session.run(() => migrateVolume(this.#session, this.config.pool, this.#logger, v, volume, host, () => this.deleteVolume(volume)));
+  }
+
+  /** update_migrated_volume: renames the migration volume back to the original name (not when in use). */
+  async updateMigratedVolume(volume: Volume, newVolume: Volume, originalVolumeStatus: string): Promise<ModelUpdate> {
+    checkVolume(volume);
+    checkVolume(newVolume, 'newVolume');
+    return this.#session.run(() => updateMigratedVolume(this.#session, this.config.pool, this.#logger, volume, newVolume, originalVolumeStatus));
   }
 
   // ---- images --------------------------------------------------------------------

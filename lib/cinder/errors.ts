@@ -83,6 +83,13 @@ export class NotSupported extends CinderError {
   }
 }
 
+/** VolumeMigrationFailed: the copy was made but the source could not be removed. */
+export class VolumeMigrationFailed extends CinderError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`Volume migration failed: ${reason}`, 'ERR_CINDER_VOLUME_MIGRATION_FAILED', options);
+  }
+}
+
 /** RBDDriverException: a driver-level failure (e.g. replication and multiattach together). */
 export class RBDDriverException extends CinderError {
   constructor(reason: string, options?: { cause?: unknown }) {

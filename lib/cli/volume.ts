@@ -153,10 +153,10 @@ async function fromImage(driver: RbdVolumeDriver, t: Target, o: CommonOptions, i
   const bytes = await imageSize(t, imagePool, loc.image, loc.snapshot ?? undefined);
   const size = opts.size ?? ceilGiB(bytes);
   const v: Volume = { id, size };
-  // No --disk-format: the bytes must be proven raw (never trusted, whatever the flag says).
+  // No --disk-format: the bytes must be proven raw. cloneImage inspects the bytes itself and clones raw only.
   const meta = opts.diskFormat ? { disk_format: opts.diskFormat } : {};
   let method: 'clone' | 'copy' = 'clone';
-  const attempt = await driver.cloneImage(v, location, meta);
+  const attempt = await driver.cloneImage(v, location, { disk_format: opts.diskFormat ?? 'raw' });
   let modelUpdate = attempt.modelUpdate;
   if (!attempt.cloned) {
     method = 'copy';
