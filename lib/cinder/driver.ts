@@ -8,8 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 
-import { CephError, HandleClosedError, ImageBusy, ImageExists, ImageHasSnapshots, ImageNotFound, InvalidArgument, PermissionDenied } from '../errors';
-import { readImageChunks } from '../internal/chunk-reader';
+import { HandleClosedError, ImageBusy, ImageExists, ImageHasSnapshots, ImageNotFound, InvalidArgument, PermissionDenied } from '../errors';
 import { defaultFeatures } from '../internal/features';
 import { withImage } from '../internal/image';
 import { Semaphore, errorText, retry, type RetryPolicy } from '../internal/retry';
@@ -30,10 +29,8 @@ import {
   type CloneInfo,
 } from './clone-chain';
 import {
-  ImageUnacceptable,
   InvalidConfigurationValue,
   ManageExistingInvalidReference,
-  NotSupported,
   SnapshotExists,
   SnapshotIsBusy,
   SnapshotNotFound,
@@ -44,22 +41,15 @@ import {
   VolumeNotFound,
 } from './errors';
 import { isUserSnapshot, readSnapshot, readSnapshots, readVolume, readVolumeIds, snapshotName, volumeName, type SnapshotInfo, type VolumeInfo } from './inventory';
-import { parseRbdSnapshotLocation, type RbdSnapshotLocation } from './location';
-import {
-  candidateLocations,
-  checkSnapshot,
-  checkVolume,
-  checkVolumeIdent,
-  diskFormatOf,
-  rejectEncrypted,
-  resolveOptions,
-  type Resolved,
-  type VolumeIdent,
-  type VolumeRef,
-} from './options';
+import { firstCloneable, type CloneImageResult } from './cloneable';
+import { migrateVolume, updateMigratedVolume, type MigrationHost } from './migrate';
+import { listManageableSnapshots, manageableSnapshotSize, manageSnapshot, snapshotSourceName, unmanageSnapshot, type ManageableSnapshot } from './snapshot-manage';
+import { copyImageToVolume, copyVolumeToImage, type CopyContext, type CopyOptions } from './image-copy';
+import { retypeVolume, type VolumeTypeDiff } from './retype';
+import { applyQos, checkVolumeType, imageQos, onVolumeImage, removeQosKeys, setupVolume } from './volume-type';
+import { checkSnapshot, checkVolume, checkVolumeIdent, rejectEncrypted, resolveOptions, type Resolved, type VolumeIdent, type VolumeRef } from './options';
 import { listManageableVolumes, paginateEntries } from './manage';
 import { monAddrs, volumeStats } from './stats';
-import { destroyStream, writeStreamToImage } from './transfer';
 import type {
   ConnectionInfo,
   ImageLocation,
@@ -71,6 +61,7 @@ import type {
   Snapshot,
   Volume,
   VolumeStats,
+  VolumeType,
 } from './types';
 import { GiB, MiB, ceilGiB, orderFor } from './util';
 
@@ -87,19 +78,7 @@ export interface DeleteVolumeOptions {
   refuseWithSnapshots?: boolean;
 }
 
-/** Why cloneImage did not clone (docs/API.md#rbdvolumedriver). */
-export type CloneRefusalReason = 'no-location' | 'bad-location' | 'other-cluster' | 'not-raw' | 'not-found' | 'unreadable' | 'too-large';
-
-interface CloneRefusal {
-  url: string | null;
-  reason: CloneRefusalReason;
-  detail: string;
-}
-
-/** What cloneImage resolves. */
-export type CloneImageResult =
-  | { cloned: true; modelUpdate: ModelUpdate }
-  | { cloned: false; modelUpdate: ModelUpdate; reason: CloneRefusalReason; detail: string };
+export type { CloneImageResult, CloneRefusalReason } from './cloneable';
 
 /** What purgeTrash() did. */
 export interface PurgeResult {
@@ -188,6 +167,16 @@ export class RbdVolumeDriver implements AsyncDisposable {
     return this.#session.ioctx(pool);
   }
 
+  /** `_setup_volume` on a new volume's image; when it fails the new image is deleted (as upstream) unless `keep`. */
+  async #setup(volume: Volume, name: string, keep = false): Promise<ModelUpdate> {
+    try {
+      return await setupVolume(await this.#ioctx(), name, volume, undefined, this.#logger);
+    } catch (err) {
+      if (!keep) await this.deleteVolume({ ...volume, name }).catch((e: unknown) => this.#logger.warn(`cannot remove ${name}: ${errorText(e)}`));
+      throw err;
+    }
+  }
+
   // ---- setup -----------------------------------------------------------------
 
   /** check_for_setup_error: configuration sanity, a test connection, the trash purge task. */
@@ -269,6 +258,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
   async createVolume(volume: Volume): Promise<ModelUpdate> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'createVolume');
+    checkVolumeType(volume.volumeType);
     return this.#session.run(async () => {
       const ioctx = await this.#ioctx();
       const features = await this.#features();
@@ -279,8 +269,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
         if (err instanceof ImageExists) throw new VolumeExists(v.name, { cause: err, pool: this.config.pool });
         throw err;
       }
-      // `_setup_volume` has nothing to apply (no QoS, replication or multiattach types here).
-      return {};
+      return this.#setup(volume, v.name);
     });
   }
 
@@ -557,12 +546,13 @@ export class RbdVolumeDriver implements AsyncDisposable {
     const v = checkVolume(volume);
     const s = checkSnapshot(snapshot);
     rejectEncrypted(v, 'createVolumeFromSnapshot');
+    checkVolumeType(volume.volumeType);
     return this.#session.run(async () => {
-      const update = await this.#clone(v, this.config.pool, s.volumeName, s.name);
+      await this.#clone(v, this.config.pool, s.volumeName, s.name);
       if (v.useQuota && this.config.flattenVolumeFromSnapshot) await flattenImage(this.#chain, this.config.pool, v.name);
       if (s.volumeSize === undefined) await this.#resize(v.name, v.size, true, false);
       else if (v.size > s.volumeSize) await this.#resize(v.name, v.size);
-      return update;
+      return this.#setup(volume, v.name);
     });
   }
 
@@ -577,12 +567,13 @@ export class RbdVolumeDriver implements AsyncDisposable {
     const src = checkVolume(srcVolume, 'srcVolume');
     rejectEncrypted(v, 'createClonedVolume');
     rejectEncrypted(src, 'createClonedVolume');
+    checkVolumeType(volume.volumeType);
     return this.#session.run(async () => {
       const ioctx = await this.#ioctx();
       if (this.config.maxCloneDepth <= 0) {
         await this.#onVolume(ioctx, src.name, (img) => img.copy(ioctx, v.name), true);
         if (v.size !== src.size) await this.#resize(v.name, v.size);
-        return {};
+        return this.#setup(volume, v.name);
       }
       const cloneSnap = `${v.name}${CLONE_SNAP_SUFFIX}`;
       const features = await this.#features();
@@ -623,7 +614,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
         }
       }
       if (v.size !== src.size) await this.#resize(v.name, v.size);
-      return {};
+      return this.#setup(volume, v.name);
     });
   }
 
@@ -641,60 +632,47 @@ export class RbdVolumeDriver implements AsyncDisposable {
     }
   }
 
+  // ---- volume types: QoS, multiattach, retype (lib/cinder/volume-type.ts, retype.ts) ----------------
+
+  /** get_rbd_image_qos: the effective rbd_qos_* options of the volume's image (librbd option → value). */
+  async getRbdImageQos(volume: Volume): Promise<Record<string, string>> {
+    const v = checkVolume(volume);
+    return this.#session.run(async () => onVolumeImage(await this.#ioctx(), v.name, 'get qos specs', imageQos));
+  }
+
+  /** update_rbd_image_qos: sets each known Cinder QoS key of `specs` as the image's rbd_qos_* override. */
+  async updateRbdImageQos(volume: Volume, specs: Record<string, string>): Promise<void> {
+    const v = checkVolume(volume);
+    checkVolumeType({ qosSpecs: { consumer: 'back-end', specs: checkObject(specs, 'specs') as Record<string, string> } });
+    await this.#session.run(async () => onVolumeImage(await this.#ioctx(), v.name, 'set qos specs', (img) => applyQos(img, specs, this.#logger)));
+  }
+
+  /** delete_rbd_image_qos_keys: drops the image overrides of these Cinder QoS keys. */
+  async deleteRbdImageQosKeys(volume: Volume, keys: string[]): Promise<void> {
+    const v = checkVolume(volume);
+    await this.#session.run(async () => onVolumeImage(await this.#ioctx(), v.name, 'delete qos keys', (img) => removeQosKeys(img, keys, this.#logger)));
+  }
+
+  /** retype: QoS keys the new type drops are removed, then the new type is set up; `diff` defaults to the types' diff. */
+  async retype(volume: Volume, newType: VolumeType | null, diff?: VolumeTypeDiff): Promise<{ changed: boolean; modelUpdate: ModelUpdate }> {
+    const v = checkVolume(volume);
+    return this.#session.run(async () => retypeVolume(await this.#ioctx(), v.name, volume, newType, diff, this.#logger));
+  }
+
+  /** migrate_volume: same pool → moved; another pool of this cluster → copy, then delete the source; else `moved: false`. */
+  async migrateVolume(volume: Volume, host: MigrationHost): Promise<{ moved: boolean; modelUpdate?: ModelUpdate }> {
+    const v = checkVolume(volume);
+    return this.#session.run(() => migrateVolume(this.#session, this.config.pool, this.#logger, v, volume, host, () => this.deleteVolume(volume)));
+  }
+
+  /** update_migrated_volume: renames the migration volume back to the original name (not when in use). */
+  async updateMigratedVolume(volume: Volume, newVolume: Volume, originalVolumeStatus: string): Promise<ModelUpdate> {
+    checkVolume(volume);
+    checkVolume(newVolume, 'newVolume');
+    return this.#session.run(() => updateMigratedVolume(this.#session, this.config.pool, this.#logger, volume, newVolume, originalVolumeStatus));
+  }
+
   // ---- images --------------------------------------------------------------------
-
-  /**
-   * `_is_cloneable`: same cluster (fsid), raw disk format, and the snapshot
-   * opens read-only. Resolves the parsed location and its size, or why not
-   * (a CloneRefusal); never throws for an unusable image.
-   */
-  async #cloneable(url: string, meta: ImageMeta | undefined): Promise<(RbdSnapshotLocation & { size: number }) | CloneRefusal> {
-    let loc: RbdSnapshotLocation;
-    try {
-      loc = parseRbdSnapshotLocation(url);
-    } catch (err) {
-      this.#logger.debug(`not cloneable: ${errorText(err)}`);
-      return { url, reason: 'bad-location', detail: errorText(err) };
-    }
-    if (loc.fsid !== (await this.#session.fsid())) {
-      this.#logger.debug(`${url} is in a different ceph cluster.`);
-      return { url, reason: 'other-cluster', detail: `${url} is in a different ceph cluster` };
-    }
-    const format = diskFormatOf(meta);
-    if (format !== 'raw') {
-      this.#logger.debug(`image ${url} is not stored in raw format (disk_format ${String(format)}).`);
-      return { url, reason: 'not-raw', detail: `disk_format is ${String(format)}, not raw` };
-    }
-    try {
-      const ioctx = await this.#ioctx(loc.pool);
-      const size = await withImage(ioctx, loc.image, { readOnly: true, snapshot: loc.snapshot }, (img) => img.size());
-      return { ...loc, size };
-    } catch (err) {
-      if (!(err instanceof CephError)) throw err;
-      this.#logger.debug(`Unable to open image ${loc.pool}/${loc.image}@${loc.snapshot}: ${errorText(err)}`);
-      const missing = err.code === 'ENOENT';
-      return { url, reason: missing ? 'not-found' : 'unreadable', detail: `${loc.pool}/${loc.image}@${loc.snapshot}: ${errorText(err)}` };
-    }
-  }
-
-  /** The first cloneable candidate, or why none is (the last candidate's refusal; 'no-location' when there is none). */
-  async #firstCloneable(v: VolumeRef, location: ImageLocation, meta: ImageMeta | undefined): Promise<(RbdSnapshotLocation & { size: number }) | CloneRefusal> {
-    let refusal: CloneRefusal = { url: null, reason: 'no-location', detail: 'the image has no location' };
-    for (const url of candidateLocations(location)) {
-      const loc = await this.#cloneable(url, meta);
-      if ('reason' in loc) {
-        refusal = loc;
-        continue;
-      }
-      if (loc.size > v.size * GiB) {
-        this.#logger.debug(`image ${url} (${loc.size} bytes) does not fit in volume ${v.name} (${v.size} GiB)`);
-        refusal = { url, reason: 'too-large', detail: `image ${url} (${loc.size} bytes) does not fit in volume ${v.name} (${v.size} GiB)` };
-        continue;
-      }
-      return loc;
-    }
-    return refusal;
-  }
 
   /**
    * clone_image: COW-clones the first cloneable candidate location into the
@@ -705,100 +683,47 @@ export class RbdVolumeDriver implements AsyncDisposable {
   async cloneImage(volume: Volume, imageLocation: ImageLocation, imageMeta: ImageMeta): Promise<CloneImageResult> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'cloneImage');
+    checkVolumeType(volume.volumeType);
     return this.#session.run(async () => {
-      const loc = await this.#firstCloneable(v, imageLocation, imageMeta);
+      const loc = await firstCloneable(this.#session, this.#logger, v, imageLocation, imageMeta);
       if ('reason' in loc) return { cloned: false, modelUpdate: {}, reason: loc.reason, detail: loc.detail };
-      const update = await this.#clone(v, loc.pool, loc.image, loc.snapshot);
+      await this.#clone(v, loc.pool, loc.image, loc.snapshot);
       await this.#resize(v.name, v.size);
-      return { cloned: true, modelUpdate: { ...update, provider_location: null } };
+      return { cloned: true, modelUpdate: { provider_location: null, ...(await this.#setup(volume, v.name)) } };
     });
   }
 
+  #copyContext(volume: Volume): CopyContext {
+    return {
+      config: this.config,
+      logger: this.#logger,
+      ioctx: () => this.#ioctx(),
+      order: this.#order,
+      chunkBytes: this.#chunkBytes,
+      features: () => this.#features(),
+      deleteVolume: (v) => retry(this.#policy, (e) => e instanceof VolumeIsBusy, () => this.deleteVolume(v)),
+      setup: (ioctx, name) => setupVolume(ioctx, name, volume, undefined, this.#logger),
+    };
+  }
+
   /**
-   * copy_image_to_volume: clones when the image is cloneable, else streams it
-   * from the store (`store.get`) into a fresh volume with pipelined aio
-   * writes (zero chunks skipped), sized to the volume. Any existing image of
-   * the volume is deleted first, as Cinder does.
+   * copy_image_to_volume: always a copy, never a clone. The image is fetched
+   * to a temporary directory, its bytes inspected and checked by `qemu-img
+   * info` (disk_format must match; none = must be raw), converted into a new
+   * image of the volume (lib/cinder/image-copy.ts).
    */
-  async copyImageToVolume(volume: Volume, glanceStore: ImageStoreLike, imageLocation: ImageLocation, imageMeta: ImageMeta = { disk_format: 'raw' }): Promise<ModelUpdate> {
+  async copyImageToVolume(volume: Volume, glanceStore: ImageStoreLike, imageLocation: ImageLocation, imageMeta?: ImageMeta, options?: CopyOptions): Promise<ModelUpdate> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'copyImageToVolume');
-    const candidates = candidateLocations(imageLocation);
-    if (candidates.length === 0) throw new ImageUnacceptable(String(imageMeta.id ?? 'image'), 'no location');
-    const format = diskFormatOf(imageMeta);
-    if (format !== undefined && format !== 'raw') {
-      throw new NotSupported(`copyImageToVolume: disk_format ${format} needs conversion, which this driver does not do (raw only)`);
-    }
-    if (!('reason' in (await this.#session.run(() => this.#firstCloneable(v, imageLocation, imageMeta))))) {
-      await this.#deleteWithRetry(v);
-      const res = await this.cloneImage(volume, imageLocation, imageMeta);
-      if (res.cloned) return res.modelUpdate;
-    }
-    let got: { stream: AsyncIterable<Uint8Array>; size: number } | undefined;
-    let lastErr: unknown;
-    for (const url of candidates) {
-      try {
-        got = (await glanceStore.get(url)) as { stream: AsyncIterable<Uint8Array>; size: number };
-        break;
-      } catch (err) {
-        lastErr = err;
-      }
-    }
-    if (!got) throw lastErr;
-    const { stream, size } = got;
-    const limit = v.size * GiB;
-    if (size > limit) {
-      destroyStream(stream);
-      throw new ImageUnacceptable(String(imageMeta.id ?? candidates[0]), `Image size ${size} bytes exceeds the volume size of ${v.size} GiB`);
-    }
-    try {
-      await this.#deleteWithRetry(v);
-    } catch (err) {
-      destroyStream(stream);
-      throw err;
-    }
-    // The stream can be read once: the write phase is not re-run on a new connection.
-    const ioctx = await this.#session.run(async () => {
-      const io = await this.#ioctx();
-      await Rbd.create(io, v.name, limit, { order: this.#order, features: await this.#features() });
-      return io;
-    });
-    try {
-      const written = await withImage(ioctx, v.name, {}, (img) => writeStreamToImage(img, stream, this.#chunkBytes, this.config.ioConcurrency, limit));
-      if (size > 0 && written !== size) throw new ImageUnacceptable(String(imageMeta.id ?? candidates[0]), `Size mismatch: expected ${size} bytes, got ${written} bytes`);
-      return {};
-    } catch (err) {
-      destroyStream(stream);
-      await Rbd.remove(ioctx, v.name).catch(() => undefined);
-      throw err;
-    }
+    checkVolumeType(volume.volumeType);
+    return copyImageToVolume(this.#copyContext(volume), v, glanceStore, imageLocation, imageMeta, options);
   }
 
-  async #deleteWithRetry(v: VolumeRef): Promise<void> {
-    await retry(this.#policy, (e) => e instanceof VolumeIsBusy, () => this.deleteVolume(v));
-  }
-
-  /**
-   * copy_volume_to_image: streams the volume (read-only, pipelined aio reads)
-   * into `store.add(imageId, stream, sizeBytes)`; resolves what the store returns.
-   */
-  async copyVolumeToImage(
-    volume: Volume,
-    glanceStore: ImageStoreLike,
-    imageId: string,
-    imageMeta: ImageMeta = { disk_format: 'raw' },
-  ): Promise<Awaited<ReturnType<ImageStoreLike['add']>>> {
+  /** copy_volume_to_image: raw (streamed) or qcow2 (qemu-img) into `store.add(imageId, stream, sizeBytes)`. */
+  async copyVolumeToImage(volume: Volume, glanceStore: ImageStoreLike, imageId: string, imageMeta?: ImageMeta, options?: CopyOptions): Promise<Awaited<ReturnType<ImageStoreLike['add']>>> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'copyVolumeToImage');
-    const format = diskFormatOf(imageMeta);
-    if (format !== undefined && format !== 'raw') {
-      throw new NotSupported(`copyVolumeToImage: disk_format ${format} needs conversion, which this driver does not do (raw only)`);
-    }
-    const ioctx = await this.#session.run(() => this.#ioctx());
-    return withImage(ioctx, v.name, { readOnly: true }, async (image) => {
-      const size = await image.size();
-      return glanceStore.add(imageId, readImageChunks(image, size, this.#chunkBytes, this.config.ioConcurrency), size);
-    });
+    return copyVolumeToImage(this.#copyContext(volume), v, glanceStore, imageId, imageMeta, options);
   }
 
   // ---- stats and connections ---------------------------------------------------------
@@ -868,6 +793,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
   async manageExisting(volume: Volume, existingRef: { 'source-name': string }): Promise<ModelUpdate> {
     const v = checkVolume(volume);
     rejectEncrypted(v, 'manageExisting');
+    checkVolumeType(volume.volumeType);
     const name = this.#sourceName(existingRef);
     return this.#session.run(async () => {
       const ioctx = await this.#ioctx();
@@ -877,8 +803,8 @@ export class RbdVolumeDriver implements AsyncDisposable {
         if (err instanceof ImageNotFound) throw new ManageExistingInvalidReference(name, 'Specified rbd image does not exist.', { cause: err });
         throw err;
       }
-      // `_setup_volume` has nothing to apply here (no QoS/replication types).
-      return {};
+      // The image is the user's: a failed setup leaves it managed, not removed.
+      return this.#setup(volume, v.name, true);
     });
   }
 
@@ -951,6 +877,43 @@ export class RbdVolumeDriver implements AsyncDisposable {
     volumeName(volumeId);
     snapshotName(snapId);
     return this.#session.run(async () => readSnapshot(await this.#ioctx(), this.config.pool, volumeId, snapId));
+  }
+
+  // ---- snapshot management ----------------------------------------------------------------
+
+  /** manage_existing_snapshot_get_size: the size in GiB of `snapshot.volumeName@<source-name>`. */
+  async manageExistingSnapshotGetSize(snapshot: Snapshot, existingRef: { 'source-name': string } | string): Promise<number> {
+    const s = checkSnapshot(snapshot);
+    const name = snapshotSourceName(existingRef);
+    return this.#session.run(async () => manageableSnapshotSize(await this.#ioctx(), s.volumeName, name));
+  }
+
+  /** manage_existing_snapshot: renames the snapshot to `snapshot-<id>` and protects it. */
+  async manageExistingSnapshot(snapshot: Snapshot, existingRef: { 'source-name': string } | string): Promise<ModelUpdate> {
+    const s = checkSnapshot(snapshot);
+    const name = snapshotSourceName(existingRef);
+    await this.#session.run(async () => manageSnapshot(await this.#ioctx(), s.volumeName, name, s.name));
+    return {};
+  }
+
+  /** get_manageable_snapshots: every snapshot of the pool, sorted and paginated as Cinder does. */
+  async getManageableSnapshots(
+    cinderSnapshots: Array<{ id: string }>,
+    marker: unknown,
+    limit: number | null | undefined,
+    offset: number | null | undefined,
+    sortKeys: string[] = ['reference'],
+    sortDirs: string[] = ['desc'],
+  ): Promise<ManageableSnapshot[]> {
+    const ids = new Set((cinderSnapshots ?? []).map((c) => c.id));
+    const entries = await this.#session.run(async () => listManageableSnapshots(await this.#ioctx(), ids, this.#logger));
+    return paginateEntries(entries, marker, limit, offset, sortKeys, sortDirs);
+  }
+
+  /** unmanage_snapshot: unprotects it when it has no clones; it stays on the volume. */
+  async unmanageSnapshot(snapshot: Snapshot): Promise<void> {
+    const s = checkSnapshot(snapshot);
+    await this.#session.run(async () => unmanageSnapshot(await this.#ioctx(), s.volumeName, s.name));
   }
 
   // ---- lifetime ---------------------------------------------------------------------------

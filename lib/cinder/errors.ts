@@ -154,6 +154,20 @@ export class NotSupported extends CinderError {
   }
 }
 
+/** VolumeMigrationFailed: the copy was made but the source could not be removed. */
+export class VolumeMigrationFailed extends CinderError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`Volume migration failed: ${reason}`, 'ERR_CINDER_VOLUME_MIGRATION_FAILED', options);
+  }
+}
+
+/** RBDDriverException: a driver-level failure (e.g. replication and multiattach together). */
+export class RBDDriverException extends CinderError {
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`Error in RBD driver: ${reason}`, 'ERR_CINDER_RBD_DRIVER', options);
+  }
+}
+
 /** A configuration option has a value the driver cannot work with. */
 export class InvalidConfigurationValue extends CinderError {
   readonly option: string;

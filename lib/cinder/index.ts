@@ -26,5 +26,10 @@ export type {
   ConnectionInfo,
   ManageableVolume,
   VolumeStats,
+  VolumeType,
 } from './types';
+export { QOS_KEY_MAP, MULTIATTACH_EXCLUSIONS } from './volume-type';
+export type { VolumeTypeDiff } from './retype';
+export type { ManageableSnapshot } from './snapshot-manage';
+export type { MigrationHost } from './migrate';
 export * from './errors';

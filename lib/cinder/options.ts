@@ -40,7 +40,7 @@ export function resolveOptions(o: RbdVolumeDriverOptions): Resolved {
     connectTimeoutMs: o.connectTimeoutMs === undefined || o.connectTimeoutMs < 0 ? undefined : int(o.connectTimeoutMs, 'connectTimeoutMs', 0, 0),
     connectionRetries: int(o.connectionRetries, 'connectionRetries', 3, 1),
     connectionIntervalMs: int(o.connectionIntervalMs, 'connectionIntervalMs', 5000, 0),
-    exclusivePool: bool(o.exclusivePool, 'exclusivePool', false),
+    exclusivePool: bool(o.exclusivePool, 'exclusivePool', true),
     enableDeferredDeletion: bool(o.enableDeferredDeletion, 'enableDeferredDeletion', false),
     deferredDeletionDelaySec: int(o.deferredDeletionDelaySec, 'deferredDeletionDelaySec', 0, 0),
     deferredDeletionPurgeIntervalSec: int(o.deferredDeletionPurgeIntervalSec, 'deferredDeletionPurgeIntervalSec', 60, 0),

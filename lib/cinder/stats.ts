@@ -15,6 +15,11 @@ import type { Resolved } from './options';
 import type { VolumeStats } from './types';
 import { ceilGiB, gib2 } from './util';
 
+/** Whether volumes of a multiattach type get their exclusive-lock features disabled (`_setup_volume`). */
+export const SUPPORTS_MULTIATTACH = true;
+/** Whether a back-end QoS spec becomes per-image rbd_qos_* overrides (`_setup_volume`). */
+export const SUPPORTS_QOS = true;
+
 /** The Cinder RBD driver version this driver matches. */
 export const DRIVER_VERSION = '1.3.0';
 
@@ -30,12 +35,13 @@ export async function volumeStats(session: ClusterSession, c: Readonly<Resolved>
     total_capacity_gb: 'unknown',
     free_capacity_gb: 'unknown',
     reserved_percentage: c.reservedPercentage,
-    multiattach: true,
+    // Only what the driver implements (docs/DESIGN.md#d16-stats-report-implemented-capabilities).
+    multiattach: SUPPORTS_MULTIATTACH,
     thin_provisioning_support: true,
     max_over_subscription_ratio: c.maxOverSubscriptionRatio,
     location_info: '',
     backend_state: 'down',
-    qos_support: Rbd.version().minor >= 15,
+    qos_support: SUPPORTS_QOS && Rbd.version().minor >= 15,
     volume_backend_name: c.volumeBackendName || 'RBD',
     replication_enabled: false,
   };

@@ -29,7 +29,7 @@ export interface RbdVolumeDriverOptions {
   connectionRetries?: number;
   /** rados_connection_interval in ms; waits interval × 2^(n-1). Default 5000. */
   connectionIntervalMs?: number;
-  /** rbd_exclusive_cinder_pool. Default false (stats scan the pool's image sizes). */
+  /** rbd_exclusive_cinder_pool. Default true, as upstream (false: stats open every image of the pool to sum provisioned sizes). */
   exclusivePool?: boolean;
   /** enable_deferred_deletion: deleted volumes go to the RBD trash. Default false. */
   enableDeferredDeletion?: boolean;
@@ -37,7 +37,7 @@ export interface RbdVolumeDriverOptions {
   deferredDeletionDelaySec?: number;
   /** deferred_deletion_purge_interval in seconds; 0 = no periodic purge. Default 60. */
   deferredDeletionPurgeIntervalSec?: number;
-  /** image_conversion_dir (unused: images stream without temp files; kept for config parity). */
+  /** image_conversion_dir: where copyImageToVolume / copyVolumeToImage (qcow2) keep their private temporary directory. Default os.tmpdir(). */
   imageConversionDir?: string;
   /** volume_backend_name. Default 'RBD' in stats. */
   volumeBackendName?: string;
@@ -55,6 +55,16 @@ export interface RbdVolumeDriverOptions {
   logger?: Logger;
 }
 
+/** A Cinder volume type: extra specs (`multiattach`, `replication_enabled`) and its QoS specs. */
+export interface VolumeType {
+  id?: string;
+  name?: string;
+  /** e.g. `{ multiattach: '<is> True' }`. */
+  extraSpecs?: Record<string, string>;
+  /** Applied to the image (rbd_qos_* overrides) when `consumer` is 'back-end' or 'both'. */
+  qosSpecs?: { consumer: 'front-end' | 'back-end' | 'both'; specs: Record<string, string> } | null;
+}
+
 /** A Cinder volume as the driver sees it. */
 export interface Volume {
   id: string;
@@ -66,6 +76,13 @@ export interface Volume {
   encrypted?: boolean;
   /** false for Cinder's temporary volumes (no flatten at max clone depth). Default true. */
   useQuota?: boolean;
+  /** The volume's type; every creating path applies it (`_setup_volume`). */
+  volumeType?: VolumeType | null;
+  /** What the driver stored: `{"saved_features":N}` for a multiattach volume. */
+  providerLocation?: string | null;
+  replicationDriverData?: string | null;
+  /** Cinder's status ('available', 'in-use', …); migrateVolume looks at it. */
+  status?: string;
 }
 
 /** A Cinder snapshot. */

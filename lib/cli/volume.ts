@@ -156,15 +156,16 @@ function statsLines(s: VolumeStats): string[] {
 }
 
 /** `volume from-image`: a COW clone of the image when it can, else a copy through the store. */
-async function fromImage(driver: RbdVolumeDriver, t: Target, o: CommonOptions, id: string, location: string, opts: VolumeOpts & { size?: number; flatten?: boolean }): Promise<void> {
+async function fromImage(driver: RbdVolumeDriver, t: Target, o: CommonOptions, id: string, location: string, opts: VolumeOpts & { size?: number; flatten?: boolean; diskFormat?: string }): Promise<void> {
   const loc = parseLocation(location);
   const imagePool = loc.pool ?? 'images';
   const bytes = await imageSize(t, imagePool, loc.image, loc.snapshot ?? undefined);
   const size = opts.size ?? ceilGiB(bytes);
   const v: Volume = { id, size };
-  const meta = { disk_format: 'raw' };
+  // No --disk-format: the bytes must be proven raw. cloneImage inspects the bytes itself and clones raw only.
+  const meta = opts.diskFormat ? { disk_format: opts.diskFormat } : {};
   let method: 'clone' | 'copy' = 'clone';
-  const attempt = await driver.cloneImage(v, location, meta);
+  const attempt = await driver.cloneImage(v, location, { disk_format: opts.diskFormat ?? 'raw' });
   let modelUpdate = attempt.modelUpdate;
   if (!attempt.cloned) {
     method = 'copy';
@@ -332,7 +333,8 @@ function registerCopies(leaf: Leaf): void {
     .argument('<location>', 'rbd://<fsid>/<pool>/<image>/<snapshot>')
     .option('--size <GiB>', 'size in GiB (default: the image size, rounded up)', gib)
     .option('--flatten', 'flatten the new volume after a clone (with a progress bar)')
-    .action((id: string, location: string, opts: VolumeOpts & { size?: number; flatten?: boolean }, cmd: Command) =>
+    .option('--disk-format <format>', 'the image\'s disk_format (raw, qcow2, vmdk, vhd, vhdx, vdi); checked against its bytes, non-raw is converted (default: must be raw)')
+    .action((id: string, location: string, opts: VolumeOpts & { size?: number; flatten?: boolean; diskFormat?: string }, cmd: Command) =>
       withDriver(commonOptions(cmd), opts.pool, (driver, t) => fromImage(driver, t, commonOptions(cmd), id, location, opts)),
     );
 

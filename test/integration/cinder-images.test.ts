@@ -132,10 +132,10 @@ describe('Cinder RBD driver (real cluster): images and stats', function () {
         assert.equal(back.checksum, md5.digest('hex'));
         assert.deepEqual(await snaps(backId, images), ['snap (protected)']);
 
-        // A cloneable location: the volume becomes a COW clone of the image.
+        // A cloneable location is still copied: cloning is cloneImage's job.
         const v2 = vol(1);
         await driver.copyImageToVolume(v2, store, added.location, { disk_format: 'raw' });
-        assert.equal(await parent(v2.name), `images/${imageId}@snap`);
+        assert.equal(await parent(v2.name), null);
       } finally {
         await store.close();
       }
@@ -180,7 +180,8 @@ describe('Cinder RBD driver (real cluster): images and stats', function () {
     it('get_volume_stats reports Cinder’s keys and the df/quota arithmetic', async () => {
       const v = vol(3);
       await driver.createVolume(v);
-      const stats = await driver.getVolumeStats(true);
+      const shared = await openDriver({ exclusivePool: false });
+      const stats = await shared.getVolumeStats(true);
       assert.deepEqual(Object.keys(stats).sort(), [
         'backend_state', 'driver_version', 'free_capacity_gb', 'location_info', 'max_over_subscription_ratio', 'multiattach',
         'provisioned_capacity_gb', 'qos_support', 'replication_enabled', 'reserved_percentage', 'storage_protocol',
@@ -191,7 +192,8 @@ describe('Cinder RBD driver (real cluster): images and stats', function () {
       assert.equal(stats.storage_protocol, 'ceph');
       assert.equal(stats.backend_state, 'up');
       assert.equal(stats.volume_backend_name, 'RBD');
-      assert.equal(stats.multiattach, true);
+      assert.equal(stats.multiattach, true, 'multiattach types get their exclusive-lock features disabled');
+      assert.equal(stats.qos_support, true, 'back-end QoS specs become rbd_qos_* image overrides');
       assert.equal(stats.thin_provisioning_support, true);
       assert.equal(stats.reserved_percentage, 0);
       assert.equal(stats.max_over_subscription_ratio, 20);
@@ -207,6 +209,8 @@ describe('Cinder RBD driver (real cluster): images and stats', function () {
       assert.ok(Math.abs((stats.total_capacity_gb as number) - total) <= 0.05, `total ${stats.total_capacity_gb} vs ceph df ${total}`);
       assert.ok((stats.provisioned_capacity_gb as number) >= 3, 'provisioned includes our 3 GiB volume');
 
+      assert.equal(driver.config.exclusivePool, true, 'rbd_exclusive_cinder_pool defaults to true as upstream');
+      assert.equal('provisioned_capacity_gb' in (await driver.getVolumeStats(true)), false, 'an exclusive pool is not scanned');
       const exclusive = await openDriver({ exclusivePool: true, volumeBackendName: 'ceph-a', reservedPercentage: 5 });
       const ex = await exclusive.getVolumeStats(true);
       assert.equal('provisioned_capacity_gb' in ex, false);
