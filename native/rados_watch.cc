@@ -18,6 +18,7 @@
 
 #include "common/addon_data.h"
 #include "common/args.h"
+#include "common/guard.h"
 #include "common/worker.h"
 #include "common/wrap.h"
 #include "rados_ext.h"
@@ -67,19 +68,18 @@ struct WatchShared {
 void CallJs(Napi::Env env, Napi::Function fn, WatchShared* shared, WatchEvent* ev) {
   std::unique_ptr<WatchEvent> event(ev);
   if (env == nullptr || shared == nullptr || shared->closed.load()) return;  // torn down or closed: dropped
-  try {
+  // A throwing listener is the listener's problem; the watch stays up.
+  NoThrow([&] {
     Napi::HandleScope scope(env);
     if (event->isError) {
-      fn.Call({Napi::String::New(env, "error"), MakeCephError(env, event->err, shared->ctx)});
+      CallNoThrow(env, fn, {Napi::String::New(env, "error"), MakeCephError(env, event->err, shared->ctx)});
     } else {
-      fn.Call({Napi::String::New(env, "notify"), Napi::BigInt::New(env, event->notifyId),
-               Napi::BigInt::New(env, event->notifierId), Napi::BigInt::New(env, event->cookie),
-               Napi::Buffer<char>::Copy(env, event->payload.data(), event->payload.size())});
+      CallNoThrow(env, fn,
+                  {Napi::String::New(env, "notify"), Napi::BigInt::New(env, event->notifyId),
+                   Napi::BigInt::New(env, event->notifierId), Napi::BigInt::New(env, event->cookie),
+                   Napi::Buffer<char>::Copy(env, event->payload.data(), event->payload.size())});
     }
-  } catch (const Napi::Error&) {
-    // A throwing listener is the listener's problem; the watch stays up.
-  } catch (...) {
-  }
+  });
 }
 
 // JS thread, once Node is done with the tsfn (released, or the environment

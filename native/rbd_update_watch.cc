@@ -34,6 +34,7 @@
 #include <utility>
 
 #include "common/args.h"
+#include "common/guard.h"
 #include "common/worker.h"
 #include "rbd_ext.h"
 #include "rbd_image.h"
@@ -190,14 +191,12 @@ void WatchRecord::CallJs(Napi::Env env, Napi::Function fn, WatchRecord* self, in
     return;
   }
   if (ev == kUpdate) self->pendingUpdate_.store(false);
-  try {
+  // lib/ wraps the user callback; anything else is dropped here.
+  NoThrow([&] {
+    Napi::HandleScope scope(env);
     static const char* kNames[] = {"update", "quiesce", "unquiesce"};
-    fn.Call({Napi::String::New(env, kNames[ev]),
-             Napi::Number::New(env, static_cast<double>(self->handle.load()))});
-  } catch (const Napi::Error&) {
-    // lib/ wraps the user callback; anything else is dropped here
-  } catch (...) {
-  }
+    CallNoThrow(env, fn, {Napi::String::New(env, kNames[ev]), Napi::Number::New(env, static_cast<double>(self->handle.load()))});
+  });
 }
 
 void WatchRecord::Finalize(Napi::Env, void*, WatchRecord* self) {

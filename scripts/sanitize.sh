@@ -94,6 +94,16 @@ default_tests=(
   dist/test/integration/lifecycle.test.js
   dist/test/integration/glance-store.test.js
   dist/test/integration/reliability-short.test.js
+  dist/test/integration/rados-admin.test.js
+  dist/test/integration/rados-aio.test.js
+  dist/test/integration/rados-lock.test.js
+  dist/test/integration/rados-ops.test.js
+  dist/test/integration/rados-snap.test.js
+  dist/test/integration/rados-watch.test.js
+  dist/test/integration/rbd-encryption-config.test.js
+  dist/test/integration/rbd-image-ext.test.js
+  dist/test/integration/rbd-namespace-group.test.js
+  dist/test/integration/rbd-watch-migration.test.js
 )
 if [ -n "${ASAN_TESTS:-}" ]; then
   read -r -a tests <<<"$ASAN_TESTS"

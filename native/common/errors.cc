@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/addon_data.h"
+#include "common/guard.h"
 
 namespace cephrbd {
 
@@ -21,8 +22,10 @@ static std::string Describe(int err) {
 static Napi::Value Typed(Napi::Env env, Napi::Error error) {
   AddonData* data = AddonData::Get(env);
   if (data == nullptr || data->errorFactory.IsEmpty()) return error.Value();
-  Napi::Value typed = data->errorFactory.Call({error.Value()});
-  return typed.IsObject() ? typed : error.Value();
+  napi_value typed = nullptr;
+  if (!CallNoThrow(env, data->errorFactory.Value(), {error.Value()}, &typed)) return error.Value();
+  Napi::Value value(env, typed);
+  return value.IsObject() ? value : error.Value();
 }
 
 Napi::Value MakeCephError(Napi::Env env, int rc, const ErrorContext& ctx) {

@@ -2,6 +2,8 @@
 
 #include <cerrno>
 
+#include "common/guard.h"
+
 namespace cephrbd {
 
 Progress::Progress(Napi::Env env, Napi::Value onProgress, Napi::Value cancelFlag)
@@ -51,13 +53,12 @@ void Progress::CallJs(Napi::Env env, Napi::Function fn, void*, std::shared_ptr<S
   shared->posted.store(false);
   uint64_t done = shared->done.load(std::memory_order_relaxed);
   uint64_t total = shared->total.load(std::memory_order_relaxed);
-  try {
-    fn.Call({Napi::Number::New(env, static_cast<double>(done)),
-             Napi::Number::New(env, static_cast<double>(total))});
-  } catch (...) {
-    // A throwing onProgress must not break the operation; it still settles.
-    // (And nothing may escape a TSFN callback: common/guard.h.)
-  }
+  // A throwing onProgress must not break the operation; it still settles.
+  // (And nothing may escape a TSFN callback: common/guard.h.)
+  NoThrow([&] {
+    Napi::HandleScope scope(env);
+    CallNoThrow(env, fn, {Napi::Number::New(env, static_cast<double>(done)), Napi::Number::New(env, static_cast<double>(total))});
+  });
 }
 
 Napi::Promise RunWithProgress(Napi::Env env, Handle* handle, ErrorContext ctx,
