@@ -5,6 +5,7 @@
  * test/integration/reliability-short.test.ts.
  */
 import { strict as assert } from 'node:assert';
+import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
@@ -337,6 +338,17 @@ export async function clusterFull(c: FaultCluster, memstoreBytes: number, timeou
     await assert.rejects(store.add(uniq('on-full'), randomSource(MiB, MiB).source, MiB), StorageFull);
     const onFull = Date.now() - t1;
     assert.deepEqual((await poolContents(io)).images, before.images);
+    // The Cinder driver on the full pool fails as fast (full-try), with NoSpace, nothing made.
+    const driver = await RbdVolumeDriver.open({ confFile: c.confFile, pool: 'images', connectTimeoutMs: timeoutMs, connectionRetries: 1 });
+    const t1c = Date.now();
+    let cinderOnFull = 0;
+    try {
+      await assert.rejects(driver.createVolume({ id: randomUUID(), size: 1 }), NoSpace);
+      cinderOnFull = Date.now() - t1c;
+    } finally {
+      await driver.close();
+    }
+    assert.deepEqual((await poolContents(io)).images, before.images);
     // Free space: delete the filler (through the store, on the full pool).
     const t2 = Date.now();
     await store.delete(filler.location);
@@ -354,11 +366,12 @@ export async function clusterFull(c: FaultCluster, memstoreBytes: number, timeou
       suite,
       test: 'cluster full',
       tried: `1 OSD, memstore ${memstoreBytes / MiB} MiB, filler ${fillerBytes / MiB} MiB, then an upload at ~40 MiB/s until full; op timeout ${timeoutMs} ms`,
-      held: `StorageFull (cause ${(error.cause as Error).constructor.name}), partial image removed; add on a full pool: StorageFull, nothing created; delete works on the full pool; flag clears; uploads work again`,
+      held: `StorageFull (cause ${(error.cause as Error).constructor.name}), partial image removed; add on a full pool: StorageFull, nothing created; Cinder createVolume on it: NoSpace, nothing created; delete works on the full pool; flag clears; uploads work again`,
       figures: {
         flagged_full_after_s: tFirstFull ? seconds(tFirstFull - t0) : 'n/a',
         reject_after_flag_s: tFirstFull ? seconds(tReject - tFirstFull) : 'n/a',
         add_on_full_s: seconds(onFull),
+        cinder_create_on_full_s: seconds(cinderOnFull),
         delete_on_full_s: seconds(deleteOnFull),
         flag_cleared_after_delete_s: seconds(tClear - t2),
       },
