@@ -11,16 +11,12 @@ import type { IoCtx } from '../rados';
 import { Image, Rbd } from '../rbd';
 import { CLONE_SNAP_SUFFIX } from './clone-chain';
 import { ManageExistingInvalidReference } from './errors';
+import type { ManageableVolume } from './types';
 import { ceilGiB } from './util';
 
 /** One entry of get_manageable_snapshots. */
-export interface ManageableSnapshot {
-  reference: { 'source-name': string };
-  size: number;
-  cinder_id: string | null;
-  extra_info: null;
-  safe_to_manage: boolean;
-  reason_not_safe: string | null;
+export interface ManageableSnapshot extends ManageableVolume {
+  /** The volume (image) the snapshot is on. */
   source_reference: { 'source-name': string };
 }
 
