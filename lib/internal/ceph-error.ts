@@ -33,13 +33,15 @@ export function cephError<E extends CephError>(
 /**
  * librbd reports an exclusive lock lost to an OSD op timeout (the OSDs
  * stopped answering while the lock was being acquired or refreshed) as
- * EROFS, which reads as "the image is read-only". On a writable image
- * whose call took at least `rados_osd_op_timeout`, that is a TimedOut; the
- * ReadOnlyImage is kept as `cause`. Anything else is returned as is.
+ * EROFS ("read-only file system") or EBADMSG ("bad message": what Pacific
+ * 16.2 answers for createSnap with the OSDs SIGSTOPped, after twice the op
+ * timeout; test/reliability/faults.ts). On a writable image whose call took at least
+ * `rados_osd_op_timeout`, either is a TimedOut; the original error is kept
+ * as `cause`. Anything else is returned as is.
  */
 export function lockLostToTimeout(err: unknown, readOnly: boolean, opTimeoutMs: number, elapsedMs: number): unknown {
   const e = err as Partial<CephError> | null;
-  if (readOnly || opTimeoutMs <= 0 || e === null || typeof e !== 'object' || e.name !== 'ReadOnlyImage') return err;
+  if (readOnly || opTimeoutMs <= 0 || e === null || typeof e !== 'object' || (e.code !== 'EROFS' && e.code !== 'EBADMSG') || e.family !== 'rbd') return err;
   if (elapsedMs < opTimeoutMs) return err;
   const out = cephError(TimedOut, e.op ?? 'unknown', constants.errno.ETIMEDOUT, `timed out after ${opTimeoutMs} ms: librbd lost the exclusive lock (${e.message ?? ''})`, {
     family: 'rbd',

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 
 import { type ConnectOptions, GlanceStore, Image, IOError, type IoCtx, Rados, Rbd } from '../../lib';
 import { confFile, connect, uniqueName } from '../helpers/cluster';
-import { clusterFull, cinderDown, daemonsStoppedMidUpload, monsUnreachable, osdKilledMidUpload } from '../reliability/faults';
+import { clusterFull, cinderDown, daemonsStoppedMidUpload, monsUnreachable, osdKilledMidUpload, snapshotWithOsdsStopped } from '../reliability/faults';
 import { fuzzPublicApi } from '../reliability/fuzz';
 import { closeWhileBusy, cycles } from '../reliability/lifetimes';
 import { load } from '../reliability/load';
@@ -52,6 +52,7 @@ describe('reliability (short)', function () {
     it('monitors unreachable at connect: ConnectionError within connectTimeoutMs', () => monsUnreachable(tmp, small, 1000, 'short'));
     it('cluster full: StorageFull, partial image removed, usable after deleting data', () => clusterFull(small as FaultCluster, 256 * MiB, 2000, 'short'));
     it("Cinder with the cluster down: backend_state 'down', retries as configured", () => cinderDown(tmp, small as FaultCluster, 'short'));
+    it('OSDs stopped under an exclusive lock: createSnap is TimedOut (cause librbd EROFS or EBADMSG), the image usable after', () => snapshotWithOsdsStopped(small as FaultCluster, 2000, 'short'));
   });
 
   it('cephx: restricted client, wrong key, no secret in errors, logs or inspect()', () => cephx(secure as FaultCluster, 'short'));

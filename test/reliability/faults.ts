@@ -12,13 +12,19 @@ import * as path from 'node:path';
 
 import {
   BackendException,
+  CephError,
   ConnectionError,
   formatGlanceLocation,
   GlanceStore,
+  Image,
   NoSpace,
   NotFound,
   Rados,
+  Rbd,
+  RBD_FEATURE_EXCLUSIVE_LOCK,
+  RBD_FEATURE_LAYERING,
   RbdVolumeDriver,
+  ReadOnlyImage,
   StorageFull,
   TimedOut,
   type Logger as GlanceLogger,
@@ -459,4 +465,66 @@ export async function cinderDown(tmpDir: string, live: FaultCluster, suite: Suit
     held: "backend_state 'down', no throw; attempts = connectionRetries, spaced timeout + interval×2^(n-1); 'up' again after SIGCONT",
     figures,
   });
+}
+
+/**
+ * The OSDs stop answering while a writable image holds its exclusive lock:
+ * librbd fails createSnap with EROFS ("read-only") once the lock could not
+ * be refreshed within the OSD op timeout. That is a TimedOut, the
+ * ReadOnlyImage kept as its cause; after SIGCONT the image works again.
+ */
+export async function snapshotWithOsdsStopped(c: FaultCluster, timeoutMs: number, suite: Suite): Promise<void> {
+  const cluster = await Rados.connect({ confFile: c.confFile, timeoutMs });
+  const io = await cluster.openIoctx('rbd');
+  const name = uniq('lock-lost');
+  await Rbd.create(io, name, 16 * MiB, { features: RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK });
+  let img: Image | undefined = await Image.open(io, name);
+  let stopped = false;
+  try {
+    await img.write(Buffer.alloc(4096, 1), 0); // takes the exclusive lock
+    c.signal('SIGSTOP', (n) => n.startsWith('osd'));
+    stopped = true;
+    const t0 = Date.now();
+    const err = await img.createSnap('during-stop').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    const elapsed = Date.now() - t0;
+    c.signal('SIGCONT', (n) => n.startsWith('osd'));
+    stopped = false;
+    assert.ok(err instanceof TimedOut, `createSnap with the OSDs stopped: ${String(err)}`);
+    assert.equal(err.code, 'ETIMEDOUT');
+    // EROFS (ReadOnlyImage) or EBADMSG, depending on where librbd's lock code gave up.
+    const cause = err.cause as CephError;
+    assert.ok(cause instanceof ReadOnlyImage || (cause instanceof CephError && cause.code === 'EBADMSG'), `cause ${String(err.cause)}`);
+    assert.ok(elapsed >= timeoutMs, `rejected after ${elapsed} ms, before the op timeout`);
+    // The image is usable again once the OSDs answer (a fresh open: this one's lock was lost).
+    await img.close().catch(() => undefined);
+    img = undefined;
+    await waitForPgs(cluster, 60_000);
+    const again = await Image.open(io, name);
+    try {
+      await again.write(Buffer.alloc(4096, 2), 0);
+      await again.createSnap('after');
+      assert.deepEqual((await again.listSnaps()).map((s) => s.name).filter((n) => n === 'after'), ['after']);
+    } finally {
+      await again.close();
+    }
+    recordFigure({
+      suite,
+      test: 'OSDs stopped under an exclusive lock',
+      tried: `writable image holding its exclusive lock, OSDs SIGSTOPped, createSnap with rados_osd_op_timeout ${timeoutMs / 1000} s`,
+      held: `TimedOut (ETIMEDOUT) with librbd's ${cause.code} as cause, after the op timeout; a new open writes and snapshots after SIGCONT`,
+      figures: { reject_after_s: seconds(elapsed) },
+    });
+  } finally {
+    if (stopped) c.signal('SIGCONT', (n) => n.startsWith('osd'));
+    await img?.close().catch(() => undefined);
+    const cleanup = await Image.open(io, name).catch(() => undefined);
+    for (const s of (await cleanup?.listSnaps().catch(() => [])) ?? []) await cleanup?.removeSnap(s.name).catch(() => undefined);
+    await cleanup?.close();
+    await Rbd.remove(io, name).catch(() => undefined);
+    await io.close();
+    await cluster.shutdown();
+  }
 }

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 
-import { ReadOnlyImage, TimedOut } from '../../lib';
+import { RbdError, ReadOnlyImage, TimedOut } from '../../lib';
 import { cephError, lockLostToTimeout } from '../../lib/internal/ceph-error';
 
 describe('lockLostToTimeout (createSnap with the OSDs stopped)', () => {
@@ -15,6 +15,15 @@ describe('lockLostToTimeout (createSnap with the OSDs stopped)', () => {
     assert.equal(e.op, 'Image.createSnap');
     assert.equal(e.image, 'img');
     assert.equal(e.cause, cause);
+  });
+
+  it('EBADMSG from librbd on a writable image after the op timeout is TimedOut too (what Pacific answers)', () => {
+    const cause = cephError(RbdError, 'Image.createSnap', 74, 'Bad message', { family: 'rbd', pool: 'rbd', image: 'img', snapshot: 's' });
+    const e = lockLostToTimeout(cause, false, 2000, 4000) as TimedOut & { cause: unknown };
+    assert.ok(e instanceof TimedOut);
+    assert.equal(e.cause, cause);
+    const rados = cephError(RbdError, 'IoCtx.read', 74, 'Bad message', { family: 'rados' });
+    assert.equal(lockLostToTimeout(rados, false, 2000, 4000), rados, 'only librbd errors');
   });
 
   it('leaves EROFS alone on a read-only image, before the timeout, or without a timeout; other errors too', () => {
