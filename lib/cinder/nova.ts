@@ -5,7 +5,10 @@
  * there, and the image gets the protected `snap` Glance expects — no data
  * goes through Glance. An image left half-made (clone done, flatten or
  * `snap` failed) is removed again
- * (docs/DESIGN.md#d5-no-half-made-snapshot-image).
+ * (docs/DESIGN.md#d5-no-half-made-snapshot-image). cleanupDirectSnapshot
+ * undoes a direct snapshot the way Nova does
+ * (docs/DESIGN.md#d21-a-protected-nova-resize-snapshot-is-never-unprotected);
+ * nova-stream.ts has the snapshot streamed into an image store.
  */
 import { randomUUID } from 'node:crypto';
 
