@@ -291,7 +291,14 @@ export async function cleanupDirectSnapshot(cluster: Rados, location: string, op
   const alsoDestroyVolume = o.alsoDestroyVolume === undefined ? false : checkBoolean(o.alsoDestroyVolume, 'options.alsoDestroyVolume');
   const logger = componentLogger('nova', o.logger);
   const loc = parseRbdSnapshotLocation(location);
-  const ioctx = await cluster.openIoctx(loc.pool);
+  let ioctx: IoCtx;
+  try {
+    ioctx = await cluster.openIoctx(loc.pool);
+  } catch (err) {
+    if (!ignoreErrors) throw err;
+    logger.warn(`cannot clean up ${location}: ${errorText(err)}`);
+    return;
+  }
   try {
     const exists = await removeLocationSnap(ioctx, loc.image, loc.snapshot, ignoreErrors, logger);
     if (exists && alsoDestroyVolume) await destroyVolume(ioctx, loc.image, { retries, intervalMs, ignoreErrors }, logger);

@@ -169,6 +169,11 @@ describe('Nova snapshot (real cluster): cleanup rules and the streamed snapshot'
       const gone = recorder();
       await cleanupDirectSnapshot(cluster, `rbd://${fsid}/images/${randomUUID()}/snap`, { alsoDestroyVolume: true, logger: gone.logger });
       assert.match(gone.warns.join('\n'), /the image does not exist/);
+      const noPool = `rbd://${fsid}/no-such-pool-${randomUUID()}/${name}/snap`;
+      await assert.rejects(cleanupDirectSnapshot(cluster, noPool), { code: 'ENOENT' });
+      const logged = recorder();
+      await cleanupDirectSnapshot(cluster, noPool, { ignoreErrors: true, logger: logged.logger });
+      assert.match(logged.warns.join('\n'), /^cannot clean up rbd:\/\/.*no-such-pool/);
       // The image of a location whose snapshot is gone is still destroyed.
       const { name: other } = await snapshotImage(async (img) => {
         await img.unprotectSnap('snap');
