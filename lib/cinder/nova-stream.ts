@@ -119,7 +119,7 @@ async function* guarded(chunks: AsyncGenerator<Buffer>, total: number, p: Parsed
 }
 
 /** Reads the disk at the snapshot into `store.add()`; the image is closed once no read is in flight. */
-async function streamAtSnapshot(ioctx: IoCtx, p: Parsed): Promise<SnapshotToStoreResult> {
+async function streamAtSnapshot(ioctx: IoCtx, p: Parsed, logger: Logger): Promise<SnapshotToStoreResult> {
   const image = await Image.open(ioctx, p.imageName, { readOnly: true, snapshot: p.snapName });
   let chunks: AsyncGenerator<Buffer> | undefined;
   try {
@@ -141,7 +141,7 @@ async function streamAtSnapshot(ioctx: IoCtx, p: Parsed): Promise<SnapshotToStor
   } finally {
     // A store may drop the source without waiting for it: wait for its reads.
     await chunks?.return(undefined).catch(() => undefined);
-    await image.close();
+    await image.close().catch((err: unknown) => logger.warn(`cannot close ${p.pool}/${p.imageName}@${p.snapName}: ${errorText(err)}`));
   }
 }
 
@@ -154,7 +154,7 @@ async function streamParsed(cluster: Rados, p: Parsed, onStep: ((step: StreamSna
     try {
       checkAborted(p.signal);
       onStep?.('stream');
-      const result = await streamAtSnapshot(ioctx, p);
+      const result = await streamAtSnapshot(ioctx, p, logger);
       logger.info(`streamed ${p.pool}/${p.imageName} (${result.size} bytes) into ${result.location}`);
       return result;
     } finally {
