@@ -13,7 +13,16 @@ export {
   type CloneRefusalReason,
 } from './driver';
 export type { VolumeIdent } from './options';
-export { directSnapshot, cleanupDirectSnapshot, type DirectSnapshotOptions, type DirectSnapshotStep, type CleanupDirectSnapshotOptions } from './nova';
+export { directSnapshot, cleanupDirectSnapshot, RESIZE_SNAPSHOT, type DirectSnapshotOptions, type DirectSnapshotStep, type CleanupDirectSnapshotOptions } from './nova';
+export {
+  streamSnapshot,
+  snapshotToStore,
+  type StreamSnapshotOptions,
+  type StreamSnapshotStep,
+  type SnapshotToStoreOptions,
+  type SnapshotToStoreStep,
+  type SnapshotToStoreResult,
+} from './nova-stream';
 export { parseRbdSnapshotLocation, formatRbdSnapshotLocation, type RbdSnapshotLocation } from './location';
 export type {
   RbdVolumeDriverOptions,

@@ -5,7 +5,10 @@
  * there, and the image gets the protected `snap` Glance expects — no data
  * goes through Glance. An image left half-made (clone done, flatten or
  * `snap` failed) is removed again
- * (docs/DESIGN.md#d5-no-half-made-snapshot-image).
+ * (docs/DESIGN.md#d5-no-half-made-snapshot-image). cleanupDirectSnapshot
+ * undoes a direct snapshot the way Nova does
+ * (docs/DESIGN.md#d21-a-protected-nova-resize-snapshot-is-never-unprotected);
+ * nova-stream.ts has the snapshot streamed into an image store.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -18,7 +21,7 @@ import { ClusterSession } from '../internal/session';
 import { componentLogger, type Logger } from '../logger';
 import type { IoCtx, Rados } from '../rados';
 import { Rbd } from '../rbd';
-import { checkName } from '../validate';
+import { checkBoolean, checkInteger, checkName, checkObject } from '../validate';
 import { Forbidden, ImageUnacceptable } from './errors';
 import { formatRbdSnapshotLocation, parseRbdSnapshotLocation } from './location';
 
@@ -51,12 +54,12 @@ export interface DirectSnapshotOptions {
   logger?: Partial<Logger>;
 }
 
-function checkAborted(signal: AbortSignal | undefined): void {
+export function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
 }
 
-/** Removes a snapshot, unprotecting it first (Nova's `_remove_snap(force=True)`); errors are logged. */
-async function forceRemoveSnap(ioctx: IoCtx, image: string, snap: string, logger: Logger): Promise<void> {
+/** Removes a temporary snapshot, unprotecting it first (Nova's `remove_snap(force=True)`); errors are logged. */
+export async function removeTempSnapshot(ioctx: IoCtx, image: string, snap: string, logger: Logger): Promise<void> {
   try {
     await withImage(ioctx, image, {}, async (img) => {
       if (await img.isProtectedSnap(snap)) await img.unprotectSnap(snap);
@@ -155,7 +158,7 @@ export async function directSnapshot(cluster: Rados, options: DirectSnapshotOpti
       if (cloned) await destroyImage(destIoctx, imageId, logger);
       throw err;
     } finally {
-      await forceRemoveSnap(ioctx, imageName, snapName, logger);
+      await removeTempSnapshot(ioctx, imageName, snapName, logger);
     }
 
     // f. Glance's `snap`, protected.
@@ -180,57 +183,125 @@ export async function directSnapshot(cluster: Rados, options: DirectSnapshotOpti
 export interface CleanupDirectSnapshotOptions {
   /** Also remove the image itself. */
   alsoDestroyVolume?: boolean;
-  /** Log failures instead of throwing them. */
+  /**
+   * Log failures instead of throwing them: the snapshot's unprotect or
+   * removal, and the image removal once its tries are used up.
+   */
   ignoreErrors?: boolean;
-  /** rbd_destroy_volume_retries. Default 12. */
+  /** rbd_destroy_volume_retries: removal tries before the last one (0 to 1000). Default 12. */
   retries?: number;
-  /** rbd_destroy_volume_retry_interval in ms. Default 5000. */
+  /** rbd_destroy_volume_retry_interval in ms, the wait between removal tries. Default 5000. */
   intervalMs?: number;
   logger?: Partial<Logger>;
 }
 
+/** Nova's resize snapshot, which can keep an instance disk from being removed. */
+export const RESIZE_SNAPSHOT = 'nova-resize';
+
+/**
+ * Removes the location's snapshot, unprotecting it first (Nova's
+ * `remove_snap(force=True)`). False when the image does not exist.
+ */
+async function removeLocationSnap(ioctx: IoCtx, image: string, snap: string, ignoreErrors: boolean, logger: Logger): Promise<boolean> {
+  const where = `${ioctx.pool}/${image}@${snap}`;
+  try {
+    await withImage(ioctx, image, {}, async (img) => {
+      const found = (await img.listSnaps()).find((s) => s.name === snap);
+      if (!found) {
+        if (ignoreErrors) logger.debug(`no snapshot ${where} to remove`);
+        else logger.warn(`no snapshot ${where} found`);
+        return;
+      }
+      if (found.protected) await img.unprotectSnap(snap);
+      await img.removeSnap(snap);
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof ImageNotFound) {
+      logger.warn(`cannot remove ${where}: the image does not exist`);
+      return false;
+    }
+    if (!ignoreErrors) throw err;
+    logger.warn(`cannot remove ${where}: ${errorText(err)}`);
+    return true;
+  }
+}
+
+/**
+ * Removes `nova-resize` when it is not protected (Nova's
+ * `remove_snap(volume, 'nova-resize', ignore_errors=True)`). A protected one
+ * is some clone's parent and is left alone
+ * (docs/DESIGN.md#d21-a-protected-nova-resize-snapshot-is-never-unprotected).
+ */
+async function dropResizeSnap(ioctx: IoCtx, image: string, logger: Logger): Promise<void> {
+  const where = `${ioctx.pool}/${image}@${RESIZE_SNAPSHOT}`;
+  try {
+    await withImage(ioctx, image, {}, async (img) => {
+      const found = (await img.listSnaps()).find((s) => s.name === RESIZE_SNAPSHOT);
+      if (!found) return;
+      if (found.protected) {
+        logger.warn(`snapshot ${where} is protected (a clone's parent); leaving it`);
+        return;
+      }
+      await img.removeSnap(RESIZE_SNAPSHOT);
+    });
+  } catch (err) {
+    logger.warn(`cannot remove ${where}: ${errorText(err)}`);
+  }
+}
+
+/**
+ * Nova's `_destroy_volume`: `retries` tries `intervalMs` apart while the
+ * image is busy or has snapshots (an unprotected `nova-resize` is dropped),
+ * then a last try whose error is thrown (or logged with `ignoreErrors`).
+ * Any other error ends the tries at once. An image already gone is done.
+ */
+async function destroyVolume(ioctx: IoCtx, image: string, o: { retries: number; intervalMs: number; ignoreErrors: boolean }, logger: Logger): Promise<void> {
+  const where = `${ioctx.pool}/${image}`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await Rbd.remove(ioctx, image);
+      return;
+    } catch (err) {
+      if (err instanceof ImageNotFound) return;
+      const retryable = err instanceof ImageHasSnapshots || err instanceof ImageBusy;
+      if (!retryable || attempt > o.retries) {
+        if (!o.ignoreErrors) throw err;
+        logger.warn(`rbd remove ${where} failed after ${attempt} ${attempt === 1 ? 'try' : 'tries'}: ${errorText(err)}`);
+        return;
+      }
+      if (err instanceof ImageHasSnapshots) await dropResizeSnap(ioctx, image, logger);
+      logger.warn(`rbd remove ${where} failed (${errorText(err)}); retrying in ${o.intervalMs} ms`);
+      await sleep(o.intervalMs);
+    }
+  }
+}
+
 /**
  * Nova's `cleanup_direct_snapshot`: removes the location's snapshot
- * (unprotecting it) and, when asked, the image (retried while busy; a
- * `nova-resize` snapshot in the way is dropped).
+ * (unprotecting it) and, with `alsoDestroyVolume`, the image (Nova's
+ * `destroy_volume`, see destroyVolume). A location whose image is already
+ * gone resolves with a warning; so does a missing snapshot.
  */
 export async function cleanupDirectSnapshot(cluster: Rados, location: string, options: CleanupDirectSnapshotOptions = {}): Promise<void> {
-  const logger = componentLogger('nova', options.logger);
+  const o = checkObject<CleanupDirectSnapshotOptions>(options, 'options');
+  const retries = o.retries === undefined ? 12 : checkInteger(o.retries, 'options.retries', 0, 1000);
+  const intervalMs = o.intervalMs === undefined ? 5000 : checkInteger(o.intervalMs, 'options.intervalMs', 0, 3_600_000);
+  const ignoreErrors = o.ignoreErrors === undefined ? false : checkBoolean(o.ignoreErrors, 'options.ignoreErrors');
+  const alsoDestroyVolume = o.alsoDestroyVolume === undefined ? false : checkBoolean(o.alsoDestroyVolume, 'options.alsoDestroyVolume');
+  const logger = componentLogger('nova', o.logger);
   const loc = parseRbdSnapshotLocation(location);
-  const ioctx = await cluster.openIoctx(loc.pool);
+  let ioctx: IoCtx;
   try {
-    try {
-      await withImage(ioctx, loc.image, {}, async (img) => {
-        if (await img.isProtectedSnap(loc.snapshot)) await img.unprotectSnap(loc.snapshot);
-        await img.removeSnap(loc.snapshot);
-      });
-    } catch (err) {
-      if (!options.ignoreErrors && !(err instanceof ImageNotFound)) throw err;
-      logger.warn(`cannot remove ${location}: ${errorText(err)}`);
-    }
-    if (!options.alsoDestroyVolume) return;
-    const tries = options.retries ?? 12;
-    const interval = options.intervalMs ?? 5000;
-    for (let i = 0; ; i++) {
-      try {
-        await Rbd.remove(ioctx, loc.image);
-        return;
-      } catch (err) {
-        if (err instanceof ImageNotFound) return;
-        if (i >= tries) {
-          if (options.ignoreErrors) {
-            logger.warn(`cannot remove ${loc.pool}/${loc.image}: ${errorText(err)}`);
-            return;
-          }
-          throw err;
-        }
-        if (err instanceof ImageHasSnapshots) await forceRemoveSnap(ioctx, loc.image, 'nova-resize', logger);
-        else if (err instanceof ImageBusy) logger.warn(`rbd remove ${loc.pool}/${loc.image} in use; retrying`);
-        else if (options.ignoreErrors) return;
-        else throw err;
-        await sleep(interval);
-      }
-    }
+    ioctx = await cluster.openIoctx(loc.pool);
+  } catch (err) {
+    if (!ignoreErrors) throw err;
+    logger.warn(`cannot clean up ${location}: ${errorText(err)}`);
+    return;
+  }
+  try {
+    const exists = await removeLocationSnap(ioctx, loc.image, loc.snapshot, ignoreErrors, logger);
+    if (exists && alsoDestroyVolume) await destroyVolume(ioctx, loc.image, { retries, intervalMs, ignoreErrors }, logger);
   } finally {
     await ioctx.close().catch(() => undefined);
   }

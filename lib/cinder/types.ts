@@ -130,6 +130,8 @@ export interface ImageStoreLike {
     imageId: string,
     source: Readable | AsyncIterable<Uint8Array>,
     sizeBytes: number,
+    /** Passed by streamSnapshot: a store that honours `signal` stops the upload at once (GlanceStore does). */
+    options?: { signal?: AbortSignal },
   ): Promise<{ location: string; size: number; checksum?: string; multihash?: string; metadata?: unknown }>;
   get(location: string, options?: { offset?: number; length?: number; chunkSize?: number }): Promise<{ stream: Readable | AsyncIterable<Uint8Array>; size: number }>;
 }
