@@ -160,7 +160,10 @@ async function main(): Promise<void> {
         if (typeof body.imageId === 'string') {
           const location = store.locationFor(body.imageId);
           await store.stat(location); // 404 when the image does not exist
-          await driver.copyImageToVolume(volume, store, location, { disk_format: 'raw' });
+          // As Cinder does: a copy-on-write clone when the image allows it, else a (format-checked) copy.
+          const meta = { disk_format: 'raw' };
+          const cloned = await driver.cloneImage(volume, location, meta);
+          if (!cloned.cloned) await driver.copyImageToVolume(volume, store, location, meta);
         } else {
           await driver.createVolume(volume);
         }

@@ -15,6 +15,7 @@ import {
   ImageBusy,
   ImageExists,
   ImageNotFound,
+  ImageTooLarge,
   InUseByStore,
   Invalid,
   type IoCtx,
@@ -116,7 +117,7 @@ describe('everyday use: error contract, names, id-based calls (real cluster)', f
       });
     });
 
-    it("the Cinder layer's RangeErrors carry ERR_OUT_OF_RANGE", async () => {
+    it("the Cinder layer's RangeErrors carry ERR_OUT_OF_RANGE; an image larger than the volume is ImageTooLarge", async () => {
       const v = vol(2);
       await driver.createVolume(v);
       await assert.rejects(driver.extendVolume(v, 1), (e: unknown) => e instanceof RangeError && (e as RangeError & { code?: string }).code === 'ERR_OUT_OF_RANGE');
@@ -127,7 +128,8 @@ describe('everyday use: error contract, names, id-based calls (real cluster)', f
         for (let i = 0; i < 257; i++) yield zeros;
       };
       const source = { async get() { return { stream: stream(), size: 0 }; }, async add(): Promise<never> { throw new Error('unused'); } };
-      await assert.rejects(driver.copyImageToVolume(small, source, `rbd://${randomUUID()}`), (e: unknown) => e instanceof RangeError && (e as RangeError & { code?: string }).code === 'ERR_OUT_OF_RANGE');
+      // Not a RangeError (the caller's argument is fine): the image is checked and refused with its own coded class.
+      await assert.rejects(driver.copyImageToVolume(small, source, `rbd://${randomUUID()}`), (e: unknown) => e instanceof ImageTooLarge && e.code === 'ERR_IMAGE_TOO_LARGE');
       assert.deepEqual(await names(), [v.name]);
     });
   });
