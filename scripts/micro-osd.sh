@@ -458,7 +458,7 @@ prepare_dir() {
     fi
   done < <(daemon_names)
   if [[ ${MICRO_OSD_IN_CONTAINER:-0} != 1 ]]; then
-    if cid=$(container_id) && [[ $(container_state "$cid") == running ]]; then
+    if cid=$(container_id) && container_mode && [[ $(container_state "$cid") == running ]]; then
       die "container $cid of $DIR still runs (run: $PROG stop $DIR)"
     fi
     rm -f "$DIR/container.id"
@@ -508,6 +508,7 @@ cmd_start() {
   set_dir "$dirarg"
   if ((container)); then
     prepare_dir
+    container_mode
     start_container "$timeout" "${passed[@]+"${passed[@]}"}"
     return
   fi
@@ -625,13 +626,18 @@ cmd_start() {
 
 # --- container mode ---------------------------------------------------------
 
-# docker: Debian's client when installed (it matches Debian's engine).
-docker() {
-  if [[ -x /usr/bin/docker ]]; then timeout 120 /usr/bin/docker "$@"; else timeout 120 docker "$@"; fi
+# Container mode (docker, starting and stopping a cluster's container) is in
+# scripts/micro-osd-container.sh: it needs a checkout of the repository
+# (scripts/ceph-container.sh, ci/ceph/Dockerfile), so it is loaded only when
+# a container cluster is started or found.
+container_mode() {
+  declare -F start_container >/dev/null && return 0
+  local lib
+  lib=$(dirname "$SELF")/micro-osd-container.sh
+  [[ -f $lib ]] || die "container mode needs $lib (a checkout of the repository)"
+  # shellcheck source=micro-osd-container.sh
+  source "$lib"
 }
-
-# Label on every container this script starts: the cluster directory.
-readonly LABEL=ceph-rbd.micro-osd.dir
 
 # container_id: the id recorded in DIR/container.id (fails when none).
 container_id() {
@@ -639,74 +645,6 @@ container_id() {
   [[ -s $DIR/container.id ]] && read -r cid <"$DIR/container.id"
   [[ $cid =~ ^[0-9a-f]{12,64}$ ]] || return 1
   echo "$cid"
-}
-
-# container_state CID: running, exited, ... ; 'gone' when the engine does
-# not know it, or it is not a container of this DIR (never ours to touch).
-container_state() {
-  local out
-  out=$(docker inspect -f "{{.State.Status}} {{index .Config.Labels \"$LABEL\"}}" "$1" 2>/dev/null) || {
-    echo gone
-    return 0
-  }
-  if [[ ${out#* } == "$DIR" ]]; then echo "${out%% *}"; else echo gone; fi
-}
-
-# start_container TIMEOUT START_ARGS...: run the micro Ceph image on DIR and
-# wait until its start is done (DIR/run/ready) or failed (container exited).
-start_container() {
-  local timeout=$1 image cid helper state v
-  shift
-  helper=$(dirname "$SELF")/ceph-container.sh
-  [[ -f $helper ]] || die "--container needs scripts/ceph-container.sh and ci/ceph/Dockerfile (a checkout of the repository)"
-  image=$(bash "$helper" image) || die "no micro Ceph image (see the messages above)"
-  local -a envs=(-e "MICRO_OSD_DIR=$DIR")
-  for v in MICRO_OSD_OSDS MICRO_OSD_MEMSTORE_BYTES MICRO_OSD_CEPHX MICRO_OSD_TIMEOUT MICRO_OSD_CMD_TIMEOUT; do
-    [[ -z ${!v-} ]] || envs+=(-e "$v=${!v}")
-  done
-  log "starting a container of $image on $DIR"
-  # See ci/ceph/Dockerfile for why the host's network and pid namespace and
-  # the same path inside and out.
-  cid=$(docker run -d --network host --pid host --label "$LABEL=$DIR" "${envs[@]}" \
-    -v "$DIR:$DIR" "$image" "$@") || die "docker run failed"
-  echo "$cid" >"$DIR/container.id"
-  local deadline=$((SECONDS + timeout + 30)) n=0
-  while [[ ! -e $RUN/ready ]]; do
-    if ((n++ % 5 == 0)); then
-      state=$(container_state "$cid")
-      if [[ $state != running && $state != created ]]; then
-        docker logs "$cid" >&2 2>&1 || true
-        docker rm -f "$cid" >/dev/null 2>&1 || true
-        rm -f "$DIR/container.id"
-        die "the cluster's container exited during start (its messages are above)"
-      fi
-    fi
-    if ((SECONDS > deadline)); then
-      docker logs "$cid" >&2 2>&1 || true
-      stop_container "$cid"
-      die "the cluster's container was not ready in ${timeout} s"
-    fi
-    sleep 0.2
-  done
-  # Its start's messages (stderr), then the same exports as a start here.
-  docker logs "$cid" 2>&1 >/dev/null | sed 's/^/  [container] /' >&2 || true
-  cat "$RUN/exports"
-  log "cluster runs in container ${cid:0:12}"
-}
-
-# stop_container CID: SIGTERM to its entry point (a clean stop of every
-# daemon, up to 60 s), then remove it. Only ever by id, only ours.
-stop_container() {
-  local cid=$1 state
-  state=$(container_state "$cid")
-  if [[ $state == gone ]]; then
-    log "container ${cid:0:12} of $DIR is gone already"
-  else
-    [[ $state != running ]] || docker stop -t 60 "$cid" >/dev/null || log "warning: docker stop $cid failed"
-    docker rm -f "$cid" >/dev/null || die "docker rm $cid failed"
-    log "removed container ${cid:0:12}"
-  fi
-  rm -f "$DIR/container.id"
 }
 
 # The image's entry point: start, report ready, wait for SIGTERM, stop.
@@ -761,6 +699,7 @@ cmd_stop() {
   [[ -d $DIR ]] || return 0
   local cid
   if cid=$(container_id) && [[ ${MICRO_OSD_IN_CONTAINER:-0} != 1 ]]; then
+    container_mode
     stop_container "$cid"
   fi
   # Whatever is left (and everything, for a cluster of processes).
@@ -811,6 +750,7 @@ cmd_status() {
   fi
   local cid
   if cid=$(container_id) && [[ ${MICRO_OSD_IN_CONTAINER:-0} != 1 ]]; then
+    container_mode
     printf '%-8s id %-12s %s\n' container "${cid:0:12}" "$(container_state "$cid")"
   fi
   if ((mon_alive)); then
@@ -840,6 +780,7 @@ cmd_start_osd() {
   local id=$2 pid cid
   [[ -d $DIR/osd$id ]] || die "no osd.$id in $DIR"
   if cid=$(container_id) && [[ ${MICRO_OSD_IN_CONTAINER:-0} != 1 ]]; then
+    container_mode
     [[ $(container_state "$cid") == running ]] || die "the container of $DIR does not run"
     # The daemon must run from the image, in the container.
     docker exec -e MICRO_OSD_IN_CONTAINER=1 "$cid" bash /usr/local/bin/micro-osd.sh start-osd "$DIR" "$id"
