@@ -110,8 +110,9 @@ function modeFilter(value: unknown): number | undefined {
 /**
  * Pool- and cluster-level mirroring (python-rbd's RBD.mirror_*, go-ceph's
  * Mirror* functions). Errors are typed as everywhere: InvalidArgument for
- * what librbd refuses (e.g. a peer of an unknown direction), ImageNotFound
- * (ENOENT) for an unknown peer uuid.
+ * what librbd refuses (e.g. a 'tx-only' peer, a bootstrap token from a pool
+ * without mirroring), MirrorPeerNotFound / MirrorPeerExists for peers,
+ * ObjectNotFound from getUuid before mirroring was ever enabled.
  */
 export const RbdMirror = {
   /** This cluster's site name (the fsid until one is set). */
@@ -294,11 +295,11 @@ declare module './rbd' {
     /** Creates a mirror snapshot (snapshot mode; the peer's rbd-mirror copies up to it); returns its snapshot id. */
     mirrorCreateSnapshot(options?: MirrorSnapshotOptions): Promise<number>;
     mirrorGetInfo(): Promise<MirrorImageInfo>;
-    /** 'journal' or 'snapshot'; InvalidArgument when mirroring is not enabled. */
+    /** 'journal' or 'snapshot': the mode mirroring is (or was last) enabled in; check mirrorGetInfo().state. */
     mirrorGetMode(): Promise<MirrorImageMode>;
     /** The image's mirroring info and every site's replay status. */
     mirrorGetGlobalStatus(): Promise<MirrorGlobalStatus>;
-    /** The rbd-mirror instance replaying this image on this site; ImageNotFound (ENOENT) when none. */
+    /** The rbd-mirror instance replaying this image on this site; ImageNotFound (ENOENT) when none, InvalidArgument when not mirrored. */
     mirrorGetInstanceId(): Promise<string>;
   }
 }
@@ -309,13 +310,16 @@ function force(options: { force?: boolean } | undefined): boolean {
 }
 
 Image.prototype.mirrorEnable = async function mirrorEnable(this: Image, mode: MirrorImageMode = 'journal') {
-  return addon.rbdMirror.imageEnable(this.native, pick(IMAGE_MODES, mode, 'mode'));
+  const m = pick(IMAGE_MODES, mode, 'mode');
+  return addon.rbdMirror.imageEnable(this.native, m);
 };
 Image.prototype.mirrorDisable = async function mirrorDisable(this: Image, options?: { force?: boolean }) {
-  return addon.rbdMirror.imageDisable(this.native, force(options));
+  const f = force(options);
+  return addon.rbdMirror.imageDisable(this.native, f);
 };
 Image.prototype.mirrorPromote = async function mirrorPromote(this: Image, options?: { force?: boolean }) {
-  return addon.rbdMirror.imagePromote(this.native, force(options));
+  const f = force(options);
+  return addon.rbdMirror.imagePromote(this.native, f);
 };
 Image.prototype.mirrorDemote = function mirrorDemote(this: Image) {
   return addon.rbdMirror.imageDemote(this.native);
@@ -325,7 +329,8 @@ Image.prototype.mirrorResync = function mirrorResync(this: Image) {
 };
 Image.prototype.mirrorCreateSnapshot = async function mirrorCreateSnapshot(this: Image, options?: MirrorSnapshotOptions) {
   if (options === undefined) return addon.rbdMirror.imageCreateSnapshot(this.native);
-  return addon.rbdMirror.imageCreateSnapshot(this.native, snapCreateFlags(options));
+  const flags = snapCreateFlags(options);
+  return addon.rbdMirror.imageCreateSnapshot(this.native, flags);
 };
 Image.prototype.mirrorGetInfo = function mirrorGetInfo(this: Image) {
   return addon.rbdMirror.imageGetInfo(this.native);

@@ -30,7 +30,9 @@ Usage:
       Each rbd-mirror runs with CEPH_CONF and CEPH_ARGS='--conf SITE/ceph.conf'
       in its environment (its pool replayer opens a second connection to the
       local cluster that ignores --conf); pid, log and admin socket live in
-      SITE/mirror/. --memstore-bytes is per OSD (default 1 GiB; it is RAM).
+      SITE/mirror/. It refreshes replay status every
+      \$MIRROR_PAIR_STATUS_INTERVAL s (default 2; Ceph's default is 30).
+      --memstore-bytes is per OSD (default 1 GiB; it is RAM).
   $PROG stop DIR_A DIR_B [--purge]
       SIGTERM each rbd-mirror by its pid file (SIGKILL after 20 s), then
       'micro-osd.sh stop' both clusters. Idempotent. --purge removes the dirs.
@@ -106,7 +108,13 @@ start_daemon() {
   pid=$(mirror_pid "$dir")
   if [[ -n $pid ]] && is_site_daemon "$pid" "$dir"; then die "rbd-mirror already runs for $dir (pid $pid)"; fi
   rm -f "$m/rbd-mirror.pid"
+  # Test tunings: the daemon refreshes each image's replay status (and the
+  # replay progress in it) every rbd_mirror_image_state_check_interval
+  # seconds (default 30) and polls a journal at most every
+  # rbd_mirror_journal_poll_age (default 5).
   CEPH_CONF=$conf CEPH_ARGS="--conf $conf" rbd-mirror --conf "$conf" --id admin \
+    --rbd-mirror-image-state-check-interval "${MIRROR_PAIR_STATUS_INTERVAL:-2}" \
+    --rbd-mirror-journal-poll-age 1 --rbd-mirror-pool-replayers-refresh-interval 5 \
     --log-file "$m/rbd-mirror.log" --pid-file "$m/rbd-mirror.pid" \
     --admin-socket "$m/rbd-mirror.asok" >"$m/rbd-mirror.out" 2>&1 ||
     die "rbd-mirror failed to start for $dir: $(tail -n 5 "$m/rbd-mirror.out")"
@@ -233,14 +241,21 @@ cmd_stop() {
       *) die "stop: unknown argument: $1" ;;
     esac
   done
-  for s in "$a" "$b"; do
-    [[ -d $s ]] || continue
-    s=$(cd -- "$s" && pwd -P)
-    stop_daemon "$s"
-    # micro-osd.sh stop SIGCONTs nothing: thaw a frozen site first.
-    signal_site CONT "$s" 2>/dev/null || true
-    bash "$MICRO_OSD" stop "$s" "${purge[@]+"${purge[@]}"}" || rc=1
+  local -a sites=()
+  for s in "$a" "$b"; do [[ -d $s ]] && sites+=("$(cd -- "$s" && pwd -P)"); done
+  ((${#sites[@]} > 0)) || return 0
+  # micro-osd.sh stop SIGCONTs nothing: thaw a frozen site first.
+  for s in "${sites[@]}"; do signal_site CONT "$s" >/dev/null 2>&1 || true; done
+  # Both daemons before either cluster: an rbd-mirror whose peer cluster is
+  # gone hangs in its shutdown until SIGKILL.
+  for s in "${sites[@]}"; do stop_daemon "$s" & done
+  wait
+  local -a pids=()
+  for s in "${sites[@]}"; do
+    bash "$MICRO_OSD" stop "$s" "${purge[@]+"${purge[@]}"}" &
+    pids+=($!)
   done
+  for s in "${pids[@]}"; do wait "$s" || rc=1; done
   return "$rc"
 }
 
