@@ -6,12 +6,7 @@
  * typed errors.
  */
 import { strict as assert } from 'node:assert';
-import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
-import { promisify } from 'node:util';
 
 import {
   HandleClosedError,
@@ -19,7 +14,7 @@ import {
   InvalidArgument,
   MirrorPeerExists,
   MirrorPeerNotFound,
-  Rados,
+  type Rados,
   Rbd,
   RbdMirror,
   ReadOnlyImage,
@@ -27,95 +22,17 @@ import {
   RBD_FEATURE_JOURNALING,
   RBD_FEATURE_LAYERING,
   SnapNamespaceType,
-  mirrorReplayProgress,
   type IoCtx,
-  type MirrorSiteStatus,
 } from '../../lib';
-import { repoRoot, uniqueName } from '../helpers/cluster';
+import { uniqueName } from '../helpers/cluster';
+import { type MirrorPair, exportMd5, localStatus, removeMirrored, startMirrorPair, waitFor, waitReplayed } from '../helpers/mirror-pair';
 
-const run = promisify(execFile);
-const mirrorPair = path.join(repoRoot, 'scripts', 'mirror-pair.sh');
 const POOL = 'volumes';
 const FEATURES = RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK;
 
-/** Polls `probe` until it returns a value other than undefined, or fails after `ms` with the last state seen. */
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** md5 of `rbd export` of pool/image (optionally @snap) on the cluster of `conf`. */
-function exportMd5(conf: string, image: string, snap?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('md5');
-    const child = spawn('rbd', ['--conf', conf, 'export', `${POOL}/${image}${snap ? `@${snap}` : ''}`, '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => hash.update(d));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(hash.digest('hex')) : reject(new Error(`rbd export ${image}: ${code} ${err}`))));
-  });
-}
-
-/** This site's own status of an image (mirrorUuid ''), or undefined when the image is not there yet. */
-async function localStatus(ioctx: IoCtx, name: string): Promise<MirrorSiteStatus | undefined> {
-  let image: Image;
-  try {
-    image = await Image.open(ioctx, name);
-  } catch {
-    return undefined;
-  }
-  try {
-    return (await image.mirrorGetGlobalStatus()).siteStatuses.find((s) => s.mirrorUuid === '');
-  } finally {
-    await image.close();
-  }
-}
-
-/** Waits until the non-primary copy on `ioctx` is up+replaying and has replayed everything. */
-function waitReplayed(ioctx: IoCtx, name: string, ms: number): Promise<MirrorSiteStatus> {
-  return waitFor(`${name} replayed on ${ioctx.pool}`, ms, async () => {
-    const s = await localStatus(ioctx, name);
-    return s && s.up && s.state === 'replaying' && mirrorReplayProgress(s).caughtUp === true ? s : undefined;
-  });
-}
-
-/**
- * Removes an image whatever its mirroring state (force-disables a
- * non-primary copy first). Retried: the site's rbd-mirror may be deleting
- * the same copy meanwhile.
- */
-async function removeMirrored(ioctx: IoCtx, name: string): Promise<void> {
-  await waitFor(`removal of ${name} on ${ioctx.pool}`, 30_000, async () => {
-    try {
-      const image = await Image.open(ioctx, name);
-      try {
-        await image.mirrorDisable({ force: true });
-      } finally {
-        await image.close();
-      }
-      await Rbd.remove(ioctx, name);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'ENOENT') throw err;
-    }
-    return true;
-  });
-}
-
 describe('RBD mirroring between two micro clusters (scripts/mirror-pair.sh)', function () {
   this.timeout(60_000);
-  let dirA = '';
-  let dirB = '';
+  let pair: MirrorPair | undefined;
   let confA = '';
   let confB = '';
   let radosA: Rados;
@@ -126,14 +43,8 @@ describe('RBD mirroring between two micro clusters (scripts/mirror-pair.sh)', fu
 
   before(async function () {
     this.timeout(240_000);
-    const base = mkdtempSync(path.join(tmpdir(), 'ceph-rbd-mirror-'));
-    dirA = path.join(base, 'a');
-    dirB = path.join(base, 'b');
-    await run('bash', [mirrorPair, 'start', dirA, dirB, '--pool', POOL], { maxBuffer: 16 << 20 });
-    confA = path.join(dirA, 'ceph.conf');
-    confB = path.join(dirB, 'ceph.conf');
-    radosA = await Rados.connect({ confFile: confA, timeoutMs: 60_000 });
-    radosB = await Rados.connect({ confFile: confB, timeoutMs: 60_000 });
+    pair = await startMirrorPair([POOL]);
+    ({ confA, confB, radosA, radosB } = pair);
     ioA = await radosA.openIoctx(POOL);
     ioB = await radosB.openIoctx(POOL);
     rbdA = await radosA.openIoctx('rbd');
@@ -141,12 +52,7 @@ describe('RBD mirroring between two micro clusters (scripts/mirror-pair.sh)', fu
 
   after(async function () {
     this.timeout(120_000);
-    await radosA?.shutdown().catch(() => undefined);
-    await radosB?.shutdown().catch(() => undefined);
-    if (dirA !== '') {
-      await run('bash', [mirrorPair, 'stop', dirA, dirB, '--purge']);
-      rmSync(path.dirname(dirA), { recursive: true, force: true });
-    }
+    await pair?.stop();
   });
 
   it('pool mirror mode, site names and mirror uuids', async () => {
@@ -209,7 +115,8 @@ describe('RBD mirroring between two micro clusters (scripts/mirror-pair.sh)', fu
       await RbdMirror.setPeerCluster(io, uuid, 'site-e');
       [peer] = await RbdMirror.listPeers(io);
       assert.equal(peer.siteName, 'site-e');
-      assert.deepEqual(await RbdMirror.getPeerAttributes(io, uuid), {});
+      // No attributes yet: librbd answers ENOENT, as for an unknown peer.
+      await assert.rejects(RbdMirror.getPeerAttributes(io, uuid), (e: unknown) => e instanceof MirrorPeerNotFound);
       const attrs = { mon_host: '127.0.0.1:1', key: 'AQAAAAAAAAAAABAAAAAAAAAAAAAAAAAAAAAAAA==' };
       await RbdMirror.setPeerAttributes(io, uuid, attrs);
       assert.deepEqual(await RbdMirror.getPeerAttributes(io, uuid), attrs);
@@ -225,10 +132,10 @@ describe('RBD mirroring between two micro clusters (scripts/mirror-pair.sh)', fu
     }
   });
 
-  it('journal mode: A -> B replay (64 MiB, md5 of rbd export equal), demote A + promote B, writes on B reach A', async function () {
+  it('journal mode: A -> B replay (16 MiB, md5 of rbd export equal), demote A + promote B, writes on B reach A', async function () {
     this.timeout(150_000);
     const name = uniqueName('mirror-journal');
-    await Rbd.create(ioA, name, 64 << 20, { features: FEATURES });
+    await Rbd.create(ioA, name, 16 << 20, { features: FEATURES });
     try {
       const a = await Image.open(ioA, name);
       try {
@@ -245,13 +152,13 @@ describe('RBD mirroring between two micro clusters (scripts/mirror-pair.sh)', fu
           const s = await localStatus(ioB, name);
           return s?.up && s.state === 'replaying' ? s : undefined;
         });
-        const data = randomBytes(64 << 20);
+        const data = randomBytes(16 << 20);
         for (let off = 0; off < data.length; off += 8 << 20) await a.write(data.subarray(off, off + (8 << 20)), off);
         await a.flush();
         await waitReplayed(ioB, name, 90_000);
         const want = createHash('md5').update(data).digest('hex');
-        assert.equal(await exportMd5(confA, name), want);
-        assert.equal(await exportMd5(confB, name), want);
+        assert.equal(await exportMd5(confA, POOL, name), want);
+        assert.equal(await exportMd5(confB, POOL, name), want);
 
         // A sees B's status of its image too (the peer's mirror uuid).
         const uuidB = await RbdMirror.getUuid(ioB);
@@ -261,7 +168,13 @@ describe('RBD mirroring between two micro clusters (scripts/mirror-pair.sh)', fu
         const b = await Image.open(ioB, name);
         try {
           assert.equal((await b.mirrorGetInfo()).primary, false);
-          assert.match(await b.mirrorGetInstanceId(), /^\d+$/);
+          const instance = await b.mirrorGetInstanceId();
+          assert.match(instance, /^\d+$/);
+          const listed = [];
+          for await (const e of RbdMirror.instanceIds(ioB, { pageSize: 1 })) listed.push(e);
+          const bId = await b.id();
+          assert.ok(listed.some((e) => e.id === bId && e.instanceId === instance), JSON.stringify(listed));
+          assert.equal((await RbdMirror.listInstanceIds(ioB, { max: 1 })).length, 1);
           await assert.rejects(b.write(Buffer.alloc(512, 1), 0), (e: unknown) => e instanceof ReadOnlyImage);
           await assert.rejects(b.mirrorPromote(), { name: 'ImageBusy', code: 'EBUSY' }); // A is still primary
           await a.mirrorDemote();
@@ -281,7 +194,7 @@ describe('RBD mirroring between two micro clusters (scripts/mirror-pair.sh)', fu
           const fresh = await Image.open(ioA, name, { readOnly: true });
           const back = await fresh.read(0, patch.length).finally(() => fresh.close());
           assert.ok(back.equals(patch), 'the write on B reached A');
-          assert.equal(await exportMd5(confA, name), await exportMd5(confB, name));
+          assert.equal(await exportMd5(confA, POOL, name), await exportMd5(confB, POOL, name));
           await assert.rejects(a.write(Buffer.alloc(512), 0), (e: unknown) => e instanceof ReadOnlyImage);
           await b.mirrorDisable();
         } finally {
@@ -325,7 +238,7 @@ describe('RBD mirroring between two micro clusters (scripts/mirror-pair.sh)', fu
         } finally {
           await b.close();
         }
-        assert.equal(await exportMd5(confB, name), createHash('md5').update(data).digest('hex'));
+        assert.equal(await exportMd5(confB, POOL, name), createHash('md5').update(data).digest('hex'));
         await a.mirrorDisable();
       } finally {
         await a.close();
@@ -377,21 +290,6 @@ describe('RBD mirroring between two micro clusters (scripts/mirror-pair.sh)', fu
       const summary = await RbdMirror.imageStatusSummary(ioA);
       const total = Object.values(summary).reduce((x, y) => x + (y ?? 0), 0);
       assert.ok(total >= names.length, JSON.stringify(summary));
-      // B's daemon picks the images up: each appears in B's instance id listing.
-      await waitFor('instance ids on B', 60_000, async () => {
-        const bIds: string[] = [];
-        for await (const e of RbdMirror.instanceIds(ioB, { pageSize: 1 })) bIds.push(e.id);
-        const want: string[] = [];
-        for (const n of names) {
-          const img = await Image.open(ioB, n);
-          want.push(await img.id());
-          await img.close();
-        }
-        return want.every((id) => bIds.includes(id)) ? true : undefined;
-      });
-      const page = await RbdMirror.listInstanceIds(ioB, { max: 1 });
-      assert.equal(page.length, 1);
-      assert.match(page[0].instanceId, /^\d+$/);
     } finally {
       for (const n of names) {
         await removeMirrored(ioA, n);
