@@ -156,6 +156,24 @@ s = json.loads(sys.argv[1]).get("summary", {})
 sys.exit(0 if s.get("daemon_health") == "OK" else 1)' "$out"
 }
 
+# import_token DIR DIRECTION POOL TOKEN: bootstrap import, retried on one
+# known race: a Pacific client may see the peer's fsid as zero right after
+# connecting ("unexpected remote cluster fsid"); nothing was changed then.
+import_token() {
+  local try errf=$1/mirror/import.err
+  for try in 1 2 3 4 5; do
+    if site_rbd "$1" mirror pool peer bootstrap import --site-name site-b --direction "$2" "$3" "$4" 2>"$errf"; then
+      rm -f "$errf"
+      return 0
+    fi
+    grep -q 'unexpected remote cluster fsid' "$errf" || break
+    log "bootstrap import: peer fsid not seen yet (try $try); retrying"
+    sleep 0.5
+  done
+  cat "$errf" >&2
+  die "bootstrap import of pool $3 failed"
+}
+
 cmd_start() {
   [[ $# -ge 2 ]] || die "start: DIR_A and DIR_B are required"
   local a b direction=rx-tx timeout=${MICRO_OSD_TIMEOUT:-120}
@@ -183,7 +201,9 @@ cmd_start() {
   local p
   for p in "${pools[@]}"; do pass+=(--pool "$p"); done
 
-  trap 'rc=$?; if ((rc != 0)); then log "start failed; stopping both sites"; cmd_stop "$a" "$b" || true; fi' EXIT
+  # The EXIT trap runs outside this function: it gets the dirs as globals.
+  START_A=$a START_B=$b
+  trap 'rc=$?; if ((rc != 0)); then log "start failed; stopping both sites"; cmd_stop "$START_A" "$START_B" || true; fi' EXIT
   local t0=$SECONDS
   # Both clusters at once: each picks its own free port and lives in its dir.
   log "starting site-a in $a and site-b in $b"
@@ -206,7 +226,7 @@ cmd_start() {
     site_rbd "$b" mirror pool enable "$p" image
     token=$a/mirror/token.$p
     (umask 077 && site_rbd "$a" mirror pool peer bootstrap create --site-name site-a "$p" >"$token")
-    site_rbd "$b" mirror pool peer bootstrap import --site-name site-b --direction "$direction" "$p" "$token"
+    import_token "$b" "$direction" "$p" "$token"
     log "pool $p: image mode on both sites, peers bootstrapped ($direction)"
   done
 

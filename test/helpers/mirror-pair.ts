@@ -17,6 +17,9 @@ const run = promisify(execFile);
 export const mirrorPairScript = path.join(repoRoot, 'scripts', 'mirror-pair.sh');
 
 export interface MirrorPair {
+  /** The sites' directories (DIR/ceph.conf, DIR/mirror/rbd-mirror.pid). */
+  dirA: string;
+  dirB: string;
   confA: string;
   confB: string;
   radosA: Rados;
@@ -41,6 +44,8 @@ export async function startMirrorPair(pools: string[]): Promise<MirrorPair> {
     const radosB = await Rados.connect({ confFile: confB, timeoutMs: 60_000 });
     const a = radosA;
     return {
+      dirA,
+      dirB,
       confA,
       confB,
       radosA: a,
