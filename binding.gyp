@@ -37,7 +37,10 @@
         "native/rados_pool_snap.cc",
         "native/rados_commands.cc",
         "native/rados_list.cc",
-        "native/rados_object_more.cc"
+        "native/rados_object_more.cc",
+        "native/rbd_mirror.cc",
+        "native/rbd_mirror_list.cc",
+        "native/rbd_mirror_image.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],

@@ -135,11 +135,21 @@ export class GroupExists extends RbdError {}
 export class NamespaceNotFound extends RbdError {}
 export class NamespaceExists extends RbdError {}
 
+// RBD mirroring (lib/rbd-mirror.ts)
+/** A peer uuid the pool does not know (ENOENT from a peer call). */
+export class MirrorPeerNotFound extends RbdError {}
+/** A peer of that site (or mirror uuid) is already registered (EEXIST from addPeer). */
+export class MirrorPeerExists extends RbdError {}
+
 /** Per-op-family overrides: where the same errno names a different thing than an image. */
 const BY_OP_PREFIX: Array<[string, Record<string, ErrorClass>]> = [
   ['Group.addImage', { EEXIST: ImageExists }],
   ['Group.', { ENOENT: GroupNotFound, EEXIST: GroupExists }],
   ['Namespace.', { ENOENT: NamespaceNotFound, EEXIST: NamespaceExists }],
+  ['Mirror.addPeer', { EEXIST: MirrorPeerExists }],
+  ['Mirror.setPeer', { ENOENT: MirrorPeerNotFound }],
+  ['Mirror.getPeer', { ENOENT: MirrorPeerNotFound }],
+  ['Mirror.getUuid', { ENOENT: ObjectNotFound }],
   ['Image.compareAndWrite', { EILSEQ: CompareMismatch }],
   ['Image.aioCompareAndWrite', { EILSEQ: CompareMismatch }],
 ];

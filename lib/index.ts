@@ -78,3 +78,33 @@ export { LOCK_FLAG_MAY_RENEW, LOCK_FLAG_MUST_RENEW, type LockOptions, type Objec
 export type { PoolSnap } from './rados-snap';
 import './rados-snap';
 export { radosVersion, type ListedObject, type ObjectsOptions } from './rados-admin';
+// RBD mirroring: pool mode, site name, peers, image mirroring and status (adds mirror* methods to Image).
+export {
+  RbdMirror,
+  mirrorReplayProgress,
+  RBD_MIRROR_MODE_DISABLED,
+  RBD_MIRROR_MODE_IMAGE,
+  RBD_MIRROR_MODE_POOL,
+  RBD_MIRROR_PEER_DIRECTION_RX,
+  RBD_MIRROR_PEER_DIRECTION_TX,
+  RBD_MIRROR_PEER_DIRECTION_RX_TX,
+  RBD_MIRROR_IMAGE_MODE_JOURNAL,
+  RBD_MIRROR_IMAGE_MODE_SNAPSHOT,
+  type MirrorMode,
+  type MirrorImageMode,
+  type MirrorPeerDirection,
+  type MirrorImageState,
+  type MirrorStatusState,
+  type MirrorImageInfo,
+  type MirrorSiteStatus,
+  type MirrorGlobalStatus,
+  type MirrorPeer,
+  type MirrorPeerAttributes,
+  type MirrorPageOptions,
+  type MirrorListOptions,
+  type MirrorImageStatusEntry,
+  type MirrorImageInfoEntry,
+  type MirrorInstanceEntry,
+  type MirrorReplayProgress,
+  type MirrorSnapshotOptions,
+} from './rbd-mirror';

@@ -395,12 +395,61 @@ export interface NativeRadosExt {
   setAllocHint(ioctx: NativeIoCtx, oid: string, expectedObjectSize: U64, expectedWriteSize: U64, flags: number): Promise<void>;
 }
 
+// ---- rbdMirror: RBD mirroring (native/rbd_mirror.h and its files) ----------
+export type NativeMirrorImageState = 'disabling' | 'enabled' | 'disabled';
+export type NativeMirrorStatusState = 'unknown' | 'error' | 'syncing' | 'starting_replay' | 'replaying' | 'stopping_replay' | 'stopped';
+export interface NativeMirrorImageInfo { globalId: string; state: NativeMirrorImageState; primary: boolean }
+export interface NativeMirrorSiteStatus { mirrorUuid: string; state: NativeMirrorStatusState; description: string; lastUpdateMs: number; up: boolean }
+export interface NativeMirrorGlobalStatus { name: string; info: NativeMirrorImageInfo; siteStatuses: NativeMirrorSiteStatus[] }
+export interface NativeMirrorPeer {
+  uuid: string; direction: 'rx-only' | 'tx-only' | 'rx-tx'; siteName: string; mirrorUuid: string; clientName: string; lastSeenMs: number;
+}
+
+/** Enums cross as numbers (lib/rbd-mirror.ts maps the names) and come back as names. */
+export interface NativeRbdMirror {
+  /** RBD_MIRROR_* values from librbd.h. */
+  readonly constants: Record<string, number>;
+  // rbd_mirror.cc
+  siteNameGet(cluster: NativeRadosCluster): Promise<string>;
+  siteNameSet(cluster: NativeRadosCluster, name: string): Promise<void>;
+  modeGet(ioctx: NativeIoCtx): Promise<'disabled' | 'image' | 'pool'>;
+  modeSet(ioctx: NativeIoCtx, mode: number): Promise<void>;
+  uuidGet(ioctx: NativeIoCtx): Promise<string>;
+  peerBootstrapCreate(ioctx: NativeIoCtx): Promise<string>;
+  peerBootstrapImport(ioctx: NativeIoCtx, direction: number, token: string): Promise<void>;
+  peerSiteAdd(ioctx: NativeIoCtx, direction: number, siteName: string, clientName: string): Promise<string>;
+  peerSiteRemove(ioctx: NativeIoCtx, uuid: string): Promise<void>;
+  peerSiteSet(ioctx: NativeIoCtx, uuid: string, what: 'name' | 'client' | 'direction', value: string | number): Promise<void>;
+  peerSiteList(ioctx: NativeIoCtx): Promise<NativeMirrorPeer[]>;
+  peerSiteGetAttributes(ioctx: NativeIoCtx, uuid: string): Promise<Array<[string, string]>>;
+  peerSiteSetAttributes(ioctx: NativeIoCtx, uuid: string, keys: string[], values: string[]): Promise<void>;
+  // rbd_mirror_list.cc
+  imageStatusSummary(ioctx: NativeIoCtx): Promise<Array<[NativeMirrorStatusState, number]>>;
+  imageGlobalStatusList(ioctx: NativeIoCtx, startAfter: string, max: number): Promise<Array<{ id: string; status: NativeMirrorGlobalStatus }>>;
+  imageInfoList(ioctx: NativeIoCtx, startAfter: string, max: number, modeFilter?: number): Promise<Array<{ id: string; mode: 'journal' | 'snapshot'; info: NativeMirrorImageInfo }>>;
+  imageInstanceIdList(ioctx: NativeIoCtx, startAfter: string, max: number): Promise<Array<[string, string]>>;
+  // rbd_mirror_image.cc
+  imageEnable(image: NativeImage, mode: number): Promise<void>;
+  imageDisable(image: NativeImage, force: boolean): Promise<void>;
+  imagePromote(image: NativeImage, force: boolean): Promise<void>;
+  imageDemote(image: NativeImage): Promise<void>;
+  imageResync(image: NativeImage): Promise<void>;
+  imageCreateSnapshot(image: NativeImage, flags?: number): Promise<number>;
+  imageGetInfo(image: NativeImage): Promise<NativeMirrorImageInfo>;
+  imageGetMode(image: NativeImage): Promise<'journal' | 'snapshot'>;
+  imageGetGlobalStatus(image: NativeImage): Promise<NativeMirrorGlobalStatus>;
+  imageGetInstanceId(image: NativeImage): Promise<string>;
+}
+// ---- end rbdMirror ----------------------------------------------------------
+
 export interface NativeAddon {
   connect(options: NativeConnectOptions): Promise<NativeRadosCluster>;
   openImage(ioctx: NativeIoCtx, nameOrId: string, options?: { readOnly?: boolean; snapshot?: string; byId?: boolean }): Promise<NativeImage>;
   rbd: NativeRbd;
   /** librbd beyond the core: namespaces, groups, encryption, config, watches, migration, … */
   rbdx: NativeRbdX;
+  /** RBD mirroring: pool mode, peers, bootstrap, image mirroring and status. */
+  rbdMirror: NativeRbdMirror;
   constants: Record<string, number>;
   setErrorFactory(factory: (error: Error) => Error): void;
   /** TypeError (ERR_CRYPTO_INVALID_DIGEST) for a name OpenSSL does not know. */

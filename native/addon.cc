@@ -14,6 +14,7 @@
 #include "rbd_admin.h"
 #include "rbd_ext.h"
 #include "rbd_image.h"
+#include "rbd_mirror.h"
 
 namespace cephrbd {
 
@@ -84,6 +85,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Image::Init(env, exports);
   InitRbdAdmin(env, exports);
   InitRbdExt(env, exports);
+  InitRbdMirror(env, exports);
   InitHash(env, exports);
   {
     // addon.rados: librados beyond plain object I/O (rados_ext.h).

@@ -11,8 +11,9 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
 # Debian packages: the daemons for the local micro cluster, the CLI tools the
 # tests compare against, the C headers/libraries of librados and librbd, and
-# qemu-img with its rbd driver (image format checks and conversions).
-packages=(ceph-mon ceph-osd ceph-mgr ceph-common librados-dev librbd-dev uuid-runtime python3 make g++ qemu-utils qemu-block-extra)
+# qemu-img with its rbd driver (image format checks and conversions), and
+# rbd-mirror (scripts/mirror-pair.sh: a mirrored pair of micro clusters).
+packages=(ceph-mon ceph-osd ceph-mgr ceph-common rbd-mirror librados-dev librbd-dev uuid-runtime python3 make g++ qemu-utils qemu-block-extra)
 # Python bindings: only for the benchmark's Python peer; optional.
 optional=(python3-rados python3-rbd)
 

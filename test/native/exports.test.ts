@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 
 import * as constants from '../../lib/constants';
-import { addon, type NativeAddon, type NativeHasher, type NativeImage, type NativeIoCtx, type NativeRadosCluster, type NativeRadosExt, type NativeRbd, type NativeRbdX } from '../../lib/native';
+import { addon, type NativeAddon, type NativeHasher, type NativeImage, type NativeIoCtx, type NativeRadosCluster, type NativeRadosExt, type NativeRbd, type NativeRbdMirror, type NativeRbdX } from '../../lib/native';
+import * as mirror from '../../lib/rbd-mirror';
 
 /**
  * Every key of a declared native interface, marked method or property. The
@@ -15,7 +16,7 @@ type Kinds<T> = Record<keyof T, 'method' | 'property'>;
 
 const ADDON = {
   connect: 'method', openImage: 'method', setErrorFactory: 'method', createHasher: 'method', releaseAll: 'method',
-  rbd: 'property', rbdx: 'property', rados: 'property', RadosWatch: 'method', ObjectLister: 'method', constants: 'property', Hasher: 'method', RadosCluster: 'method', IoCtx: 'method', Image: 'method',
+  rbd: 'property', rbdx: 'property', rbdMirror: 'property', rados: 'property', RadosWatch: 'method', ObjectLister: 'method', constants: 'property', Hasher: 'method', RadosCluster: 'method', IoCtx: 'method', Image: 'method',
 } as const satisfies Kinds<NativeAddon>;
 
 const RBD = {
@@ -89,6 +90,16 @@ const RADOSX = {
   writeSame: 'method', exec: 'method', checksum: 'method', setAllocHint: 'method',
 } as const satisfies Kinds<NativeRadosExt>;
 
+const RBD_MIRROR = {
+  constants: 'property', siteNameGet: 'method', siteNameSet: 'method', modeGet: 'method', modeSet: 'method',
+  uuidGet: 'method', peerBootstrapCreate: 'method', peerBootstrapImport: 'method', peerSiteAdd: 'method',
+  peerSiteRemove: 'method', peerSiteSet: 'method', peerSiteList: 'method', peerSiteGetAttributes: 'method',
+  peerSiteSetAttributes: 'method', imageStatusSummary: 'method', imageGlobalStatusList: 'method',
+  imageInfoList: 'method', imageInstanceIdList: 'method', imageEnable: 'method', imageDisable: 'method',
+  imagePromote: 'method', imageDemote: 'method', imageResync: 'method', imageCreateSnapshot: 'method',
+  imageGetInfo: 'method', imageGetMode: 'method', imageGetGlobalStatus: 'method', imageGetInstanceId: 'method',
+} as const satisfies Kinds<NativeRbdMirror>;
+
 const HASHER = { algorithms: 'property', pending: 'property', update: 'method', digest: 'method' } as const satisfies Kinds<NativeHasher>;
 
 function methodsOf(kinds: Record<string, 'method' | 'property'>): string[] {
@@ -126,6 +137,7 @@ describe('native addon exports', () => {
     assert.deepEqual(Object.keys(addon.rbd).sort(), Object.keys(RBD).sort());
     assert.deepEqual(Object.keys(addon.rbdx).sort(), Object.keys(RBDX).sort());
     assert.deepEqual(Object.keys(addon.rados).sort(), Object.keys(RADOSX).sort());
+    assert.deepEqual(Object.keys(addon.rbdMirror).sort(), Object.keys(RBD_MIRROR).sort());
   });
 
   it('rbdx functions reject forged handles with a TypeError', () => {
@@ -134,6 +146,20 @@ describe('native addon exports', () => {
     assert.throws(() => addon.rbdx.namespaceList({} as never), { name: 'TypeError', message: /Expected a IoCtx handle/ });
     assert.throws(() => addon.rbdx.writeSame({} as never, 0, 8, Buffer.alloc(1), 0), { name: 'TypeError', message: /Expected a Image handle/ });
     assert.throws(() => addon.rbdx.updateWatch({} as never, () => undefined), TypeError);
+  });
+
+  it('rbdMirror functions exist and reject forged handles with a TypeError', () => {
+    const m = addon.rbdMirror as unknown as Record<string, unknown>;
+    for (const fn of methodsOf(RBD_MIRROR)) assert.equal(typeof m[fn], 'function', `rbdMirror.${fn}`);
+    assert.throws(() => addon.rbdMirror.modeGet({} as never), { name: 'TypeError', message: /Expected a IoCtx handle/ });
+    assert.throws(() => addon.rbdMirror.siteNameGet({} as never), { name: 'TypeError', message: /Expected a RadosCluster handle/ });
+    assert.throws(() => addon.rbdMirror.imageDemote({} as never), { name: 'TypeError', message: /Expected a Image handle/ });
+  });
+
+  it('has the same RBD_MIRROR_* constants as librbd.h', () => {
+    const names = Object.keys(addon.rbdMirror.constants);
+    assert.equal(names.length, 8);
+    for (const name of names) assert.equal((mirror as unknown as Record<string, unknown>)[name], addon.rbdMirror.constants[name], name);
   });
 
   it('exports the librados extension functions lib/native.ts declares (addon.rados)', () => {
