@@ -240,10 +240,11 @@ export class UploadBench {
     const res = await store.add(name, this.#input.path, this.#input.bytes);
     const seconds = secondsSince(t0);
     const cpu = meter();
+    // The log line's figures are whole milliseconds (Date.now()): setup is clamped at 0.
     const logged = this.#logged.get(name);
     this.#logged.delete(name);
     const steps: UploadSteps = logged
-      ? { connect: 0, setup: seconds - (logged.dataMs + logged.snapMs) / 1000, data: logged.dataMs / 1000, finish: logged.snapMs / 1000 }
+      ? { connect: 0, setup: Math.max(0, seconds - (logged.dataMs + logged.snapMs) / 1000), data: logged.dataMs / 1000, finish: logged.snapMs / 1000 }
       : { connect: 0, setup: Number.NaN, data: Number.NaN, finish: Number.NaN };
     try {
       const checksumOk = this.#check(`ours ${chunkMiB} MiB c=${concurrency} ${hashOn}`, res.checksum, res.multihash);
