@@ -156,12 +156,14 @@ export function ensureGlanceStore(log: (line: string) => void): { ok: true } | {
   if (!existsSync('/usr/bin/apt-get')) return { ok: false, reason: `${first.reason}; no apt-get to install it` };
   if (process.getuid?.() !== 0) return { ok: false, reason: `${first.reason}; not root, so the bench does not install it` };
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', GLANCE_STORE_PACKAGE], { encoding: 'utf8', env, timeout: 600_000 });
+  // Another apt user holding the dpkg lock: wait for it (up to 5 min) rather than fail.
+  const lock = ['-o', 'DPkg::Lock::Timeout=300'];
+  const install = () => spawnSync('apt-get', [...lock, 'install', '-y', '--no-install-recommends', GLANCE_STORE_PACKAGE], { encoding: 'utf8', env, timeout: 600_000 });
   log(`glance_store is not importable: installing ${GLANCE_STORE_PACKAGE} with apt-get`);
   let r = install();
   if (r.status !== 0) {
     log('apt-get install failed; running apt-get update and trying once more');
-    spawnSync('apt-get', ['update'], { encoding: 'utf8', env, timeout: 600_000 });
+    spawnSync('apt-get', [...lock, 'update'], { encoding: 'utf8', env, timeout: 600_000 });
     r = install();
   }
   if (r.status !== 0) return { ok: false, reason: `apt-get install ${GLANCE_STORE_PACKAGE} failed: ${(r.stderr || r.stdout || '').trim().split('\n').pop()}` };
