@@ -232,12 +232,11 @@ async function uploadPhase(o: Options, cluster: BenchCluster, bench: UploadBench
         ours.push({ key: `ours/${chunk}/${c}/native`, label: `ours ${chunk} MiB c=${c} native`, run: () => bench.ours(chunk, c, 'native', readback('ours')) });
         if (chunk === jsChunk && jsConc.includes(c)) ours.push({ key: `ours/${chunk}/${c}/js`, label: `ours ${chunk} MiB c=${c} js`, run: () => bench.ours(chunk, c, 'js', false) });
       }
-      const peers: Case[] = [];
-      peers.push(
+      const peers: Case[] = [
         { key: `glance-way/${chunk}`, label: `glance-way ${chunk} MiB`, run: () => bench.glanceWay(chunk, readback('glance-way')) },
         { key: `rbd-import/${chunk}`, label: `rbd import ${chunk} MiB`, run: () => bench.rbdImport(chunk, medianStartup(), readback('rbd-import')) },
         { key: `rbd-bench/${chunk}`, label: `rbd bench ${chunk} MiB`, run: () => bench.rbdBench(chunk) },
-      );
+      ];
       if (py.ok) peers.push({ key: `python/${chunk}`, label: `python ${chunk} MiB`, run: () => bench.python(chunk, readback('python')) });
       if (real) {
         // The real glance_store runs right after ours at the defaults (the headline pair).
