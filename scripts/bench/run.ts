@@ -1,10 +1,10 @@
 /**
  * `npm run bench [-- options]`: this library against its peers, in one run,
- * on one cluster and one input file (issue 6). Prints a table on stdout,
+ * on one cluster and one input file (issues 6 and 17). Prints a table on stdout,
  * writes scripts/bench/results/<date>[-mode].json and .svg. Progress goes to stderr.
  *
  *   --quick            128 MiB, 8 MiB chunks at concurrency 1/4/8, 3 reps,
- *                      short small-I/O runs, 256 MiB memory run (< 3 min)
+ *                      short small-I/O runs, 256 MiB memory run
  *   --smoke            the smallest case, for CI: 16 MiB, 1 rep
  *   --size MiB         input file size (default 1024)
  *   --reps N           repetitions per figure (default 3; the median is reported)
