@@ -1,6 +1,6 @@
 /**
- * The bench's results: their JSON shape, the targets of issue 6 judged on
- * them, the table printed on stdout, and the chart.
+ * The bench's results: their JSON shape, the targets of issues 6 and 17
+ * judged on them, the table printed on stdout, and the chart.
  */
 import { lineChart, type Level, type Series } from './chart';
 import { fmt, fmtRatio, median, ratio, type Summary } from './stats';
@@ -14,8 +14,16 @@ export interface CpuFigures {
   machineCpuS: Summary;
 }
 
+/** The fixed and streaming parts of an upload (see UploadSteps in upload.ts), in seconds. */
+export interface StepFigures {
+  connect: Summary;
+  setup: Summary;
+  data: Summary;
+  finish: Summary;
+}
+
 export interface UploadFigure extends CpuFigures {
-  kind: 'ours' | 'glance-way' | 'rbd-import' | 'rbd-bench' | 'python';
+  kind: 'ours' | 'glance-store' | 'glance-way' | 'rbd-import' | 'rbd-bench' | 'python';
   chunkMiB: number;
   concurrency?: number;
   hashOn?: 'native' | 'js';
@@ -27,6 +35,29 @@ export interface UploadFigure extends CpuFigures {
   wallMibps?: Summary;
   checksumsOk?: boolean;
   readbackOk?: boolean;
+  /** Ours and the real glance_store: setup, data, finish (and connect). */
+  steps?: StepFigures;
+}
+
+export interface DownloadFigure extends CpuFigures {
+  kind: 'ours' | 'glance-store' | 'rbd-export';
+  mibps: Summary;
+  seconds: Summary;
+  wallSeconds?: Summary;
+  /** rbd export: MiB/s over the whole process wall time. */
+  wallMibps?: Summary;
+  /** glance_store: seconds in Rados.connect within the timed span. */
+  connectSeconds?: Summary;
+}
+
+/** Whether the real peer (Debian's glance_store) ran, and its versions. */
+export interface RealPeer {
+  available: boolean;
+  note?: string;
+  /** `dpkg-query -W python3-glance-store`. */
+  package?: string;
+  glanceStore?: string;
+  python?: string;
 }
 
 export interface SmallFigure {
@@ -80,6 +111,8 @@ export interface BenchResults {
   options: { sizeMiB: number; reps: number; chunks: number[]; concurrency: number[]; memoryMiB: number; pool: string; phases: string[] };
   cluster: { own: boolean; startSeconds: number; memstoreBytes: number | null };
   input: { bytes: number; md5: string; sha512: string };
+  /** Debian's glance_store RBD driver: run in the upload and download parts when importable (never in smoke mode). */
+  realPeer?: RealPeer;
   /** GlanceStore's defaults (what add() does unless told otherwise). */
   defaults: { chunkMiB: number; concurrency: number };
   upload?: {
@@ -91,6 +124,12 @@ export interface BenchResults {
     hashing?: Array<{ algo: string; mibPerCpuSecond: Summary; mibps: Summary }>;
     python: { available: boolean; note?: string };
     best: { chunkMiB: number; concurrency: number; mibps: number };
+  };
+  download?: {
+    /** glance_store reads with this (rbd_store_chunk_size); ours with the store's chunk size, the same. */
+    chunkMiB: number;
+    runs: DownloadFigure[];
+    rbdStartupS: Summary;
   };
   smallio?: { imageMiB: number; runs: SmallFigure[] };
   overhead?: { seconds: number; ours: CallFigure[]; python: { size: Summary; read4k: Summary } | null };
@@ -108,6 +147,10 @@ export function peerAt(r: BenchResults, kind: UploadFigure['kind'], chunkMiB: nu
   return r.upload?.peers.find((f) => f.kind === kind && f.chunkMiB === chunkMiB);
 }
 
+export function downloadOf(r: BenchResults, kind: DownloadFigure['kind']): DownloadFigure | undefined {
+  return r.download?.runs.find((f) => f.kind === kind);
+}
+
 /** The fastest concurrency for a chunk size (native hashing). */
 export function bestAt(r: BenchResults, chunkMiB: number): UploadFigure | undefined {
   let best: UploadFigure | undefined;
@@ -122,7 +165,7 @@ export function memoryTargetMiB(chunkMiB: number, concurrency: number): number {
   return (concurrency + 2) * chunkMiB + 64;
 }
 
-/** Issue 6's targets, judged at GlanceStore's defaults (the best setting alongside). */
+/** Issue 6's and issue 17's targets, judged at GlanceStore's defaults (issue 17's only when the real peer ran). */
 export function judge(r: BenchResults): Target[] {
   const out: Target[] = [];
   const d = r.defaults;
@@ -132,9 +175,23 @@ export function judge(r: BenchResults): Target[] {
     const glance = peerAt(r, 'glance-way', d.chunkMiB);
     const imp = peerAt(r, 'rbd-import', d.chunkMiB);
     const g = ratio(ours.mibps.median, glance?.mibps.median);
-    out.push({ id: 'upload-vs-glance', label: 'upload ≥ 3.0× Glance way', value: g, unit: 'x', op: '>=', target: 3.0, met: g >= 3.0, detail: at });
+    const real = peerAt(r, 'glance-store', d.chunkMiB);
+    if (real) {
+      const v = ratio(ours.mibps.median, real.mibps.median);
+      out.push({ id: 'upload-vs-glance-store', label: 'upload ≥ 1.6× glance_store add()', value: v, unit: 'x', op: '>=', target: 1.6, met: v >= 1.6, detail: `${at}; the real driver, whole add() call` });
+    }
+    out.push({ id: 'upload-vs-glance', label: 'upload ≥ 3.0× Glance way (JS)', value: g, unit: 'x', op: '>=', target: 3.0, met: g >= 3.0, detail: at });
     const i = ratio(ours.mibps.median, imp?.mibps.median);
     out.push({ id: 'upload-vs-import', label: 'upload ≥ 0.9× rbd import', value: i, unit: 'x', op: '>=', target: 0.9, met: i >= 0.9, detail: `${at}; rbd import minus its CLI start` });
+  }
+  const dOurs = downloadOf(r, 'ours');
+  if (dOurs) {
+    for (const [kind, goal, label] of [['glance-store', 1.3, 'glance_store get()'], ['rbd-export', 1.0, 'rbd export']] as const) {
+      const peer = downloadOf(r, kind);
+      if (!peer) continue;
+      const v = ratio(dOurs.mibps.median, peer.mibps.median);
+      out.push({ id: `download-vs-${kind}`, label: `download ≥ ${goal.toFixed(1)}× ${label}`, value: v, unit: 'x', op: '>=', target: goal, met: v >= goal, detail: `${(r.input.bytes / 2 ** 20).toFixed(0)} MiB, get() into a null sink${kind === 'rbd-export' ? '; rbd export minus its CLI start' : ''}` });
+    }
   }
   const w = r.smallio?.runs.find((s) => s.op === 'randwrite' && s.qd === 32);
   if (w) {
@@ -198,6 +255,8 @@ function headerLines(r: BenchResults): string[] {
   L.push(`ceph-rbd bench, ${r.date}, mode ${r.mode}: ${r.host.cpus} CPUs (${r.host.model}), node ${r.host.node}, ${r.host.ceph}`);
   L.push(`cluster: ${r.cluster.own ? `own micro cluster (memstore ${fmt((r.cluster.memstoreBytes ?? 0) / 2 ** 30, 2)} GiB, up in ${fmt(r.cluster.startSeconds, 1)} s)` : 'given by CEPH_CONF'}; load before ${r.host.loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${r.host.loadAfter.map((x) => x.toFixed(2)).join(' ')}`);
   L.push(`figures are medians of ${reps} run(s); peers interleaved with ours; every client with rbd_cache=false`);
+  const p = r.realPeer;
+  if (p) L.push(p.available ? `real peer: ${p.package ?? '?'} (glance_store ${p.glanceStore ?? '?'}), /usr/bin/python3 ${p.python ?? '?'}` : `real peer (glance_store): skipped: ${p.note ?? 'not available'}`);
   const noise = othersShare(r);
   if (Number.isFinite(noise)) L.push(`other processes used ${fmt(noise * 100, 0)}% of the machine's CPU during the uploads (median; 0% = a quiet machine)`);
   return L;
@@ -208,9 +267,12 @@ function uploadRateLines(r: BenchResults, u: NonNullable<BenchResults['upload']>
   const size = r.input.bytes;
   L.push('');
   L.push(`== 1. Upload of ${size / 2 ** 20} MiB with MD5 + sha512 (MiB/s) ==`);
+  const h = (algo: string) => u.hashing?.find((x) => x.algo === algo)?.mibPerCpuSecond.median;
+  L.push(`CPU: ${r.host.model}; hashing alone (node:crypto, one core): md5 ${fmt(h('md5'))} MiB/s, sha512 ${fmt(h('sha512'))} MiB/s per CPU second`);
   const conc = r.options.concurrency;
+  const real = r.realPeer?.available === true;
   const head: Array<[string, number, boolean?]> = [['chunk', 7], ['hashing', 8], ...conc.map((c): [string, number, boolean] => [`c=${c}`, 7, true])];
-  L.push(row([...head, ['|', 1], ['glance-way', 10, true], ['rbd import', 11, true], ['(wall)', 8, true], ['rbd bench', 10, true], ['python', 8, true]]));
+  L.push(row([...head, ['|', 1], ['glance_store', 12, true], ['Glance way (JS)', 16, true], ['rbd import', 11, true], ['(wall)', 8, true], ['rbd bench', 10, true], ['python', 8, true]]));
   for (const chunk of r.options.chunks) {
     for (const hashOn of ['native', 'js'] as const) {
       const figs = conc.map((c) => oursAt(r, chunk, c, hashOn));
@@ -218,7 +280,8 @@ function uploadRateLines(r: BenchResults, u: NonNullable<BenchResults['upload']>
       const peers = hashOn === 'native'
         ? [
             ['|', 1],
-            [fmt(peerAt(r, 'glance-way', chunk)?.mibps.median), 10, true],
+            [real ? fmt(peerAt(r, 'glance-store', chunk)?.mibps.median) : 'skipped', 12, true],
+            [fmt(peerAt(r, 'glance-way', chunk)?.mibps.median), 16, true],
             [fmt(peerAt(r, 'rbd-import', chunk)?.mibps.median), 11, true],
             [`(${fmt(peerAt(r, 'rbd-import', chunk)?.wallMibps?.median)})`, 8, true],
             [fmt(peerAt(r, 'rbd-bench', chunk)?.mibps.median), 10, true],
@@ -228,8 +291,11 @@ function uploadRateLines(r: BenchResults, u: NonNullable<BenchResults['upload']>
       L.push(row([[`${chunk} MiB`, 7], [hashOn, 8], ...figs.map((f): [string, number, boolean] => [fmt(f?.mibps.median), 7, true]), ...peers]));
     }
   }
+  L.push(`glance_store: Debian's real driver, Store.add(…, hashing_algo='sha512'), rbd_store_chunk_size = chunk; the whole call (it connects per add()).`);
+  L.push(`Glance way (JS): a re-creation of glance_store's loop on this library (one chunk at a time, hashing on the JS thread), an extra.`);
   L.push(`rbd import: its wall time minus the ${fmt(u.rbdStartupS.median * 1000, 0)} ms an \`rbd ls\` takes (CLI start + connect); (wall) = the whole process.`);
   L.push(`rbd bench: --io-type write --io-size <chunk> --io-threads 16 --io-pattern seq (the cluster's ceiling; no hashing).`);
+  if (!real) L.push(`glance_store: skipped (${r.realPeer?.note ?? 'not available'})`);
   if (!u.python.available) L.push(`python: skipped (${u.python.note ?? 'not available'})`);
   return L;
 }
@@ -238,7 +304,7 @@ function uploadRatioLines(r: BenchResults, u: NonNullable<BenchResults['upload']
   const L: string[] = [];
   L.push('');
   L.push('Ratios ours / peer (× ; ≥ 1 means ours is faster):');
-  L.push(row([['setting', 30], ['MiB/s', 7, true], ['/glance-way', 12, true], ['/rbd import', 12, true], ['/import wall', 12, true], ['/rbd bench', 11, true], ['/python', 8, true]]));
+  L.push(row([['setting', 30], ['MiB/s', 7, true], ['/glance_store', 14, true], ['/Glance way (JS)', 17, true], ['/rbd import', 12, true], ['/import wall', 12, true], ['/rbd bench', 11, true], ['/python', 8, true]]));
   const settings: Array<[string, UploadFigure | undefined]> = [[`defaults ${r.defaults.chunkMiB} MiB c=${r.defaults.concurrency}`, oursAt(r, r.defaults.chunkMiB, r.defaults.concurrency)]];
   for (const chunk of r.options.chunks) {
     const b = bestAt(r, chunk);
@@ -250,8 +316,33 @@ function uploadRatioLines(r: BenchResults, u: NonNullable<BenchResults['upload']
     if (!f) continue;
     const v = f.mibps.median;
     const p = (k: UploadFigure['kind']) => fmtRatio(ratio(v, peerAt(r, k, f.chunkMiB)?.mibps.median));
-    L.push(row([[label, 30], [fmt(v), 7, true], [p('glance-way'), 12, true], [p('rbd-import'), 12, true], [fmtRatio(ratio(v, peerAt(r, 'rbd-import', f.chunkMiB)?.wallMibps?.median)), 12, true], [p('rbd-bench'), 11, true], [u.python.available ? p('python') : '-', 8, true]]));
+    L.push(row([[label, 30], [fmt(v), 7, true], [p('glance-store'), 14, true], [p('glance-way'), 17, true], [p('rbd-import'), 12, true], [fmtRatio(ratio(v, peerAt(r, 'rbd-import', f.chunkMiB)?.wallMibps?.median)), 12, true], [p('rbd-bench'), 11, true], [u.python.available ? p('python') : '-', 8, true]]));
   }
+  return L;
+}
+
+/** The fixed per-upload cost apart from the streaming rate, ours at the defaults and the real glance_store. */
+function uploadStepLines(r: BenchResults): string[] {
+  const L: string[] = [];
+  const d = r.defaults;
+  const rows: Array<[string, UploadFigure | undefined]> = [
+    [`ours ${d.chunkMiB} MiB c=${d.concurrency}`, oursAt(r, d.chunkMiB, d.concurrency)],
+    [`glance_store ${d.chunkMiB} MiB`, peerAt(r, 'glance-store', d.chunkMiB)],
+  ];
+  if (rows.every(([, f]) => f?.steps === undefined)) return L;
+  const mib = r.input.bytes / 2 ** 20;
+  L.push('');
+  L.push('Fixed per-upload cost and streaming (seconds, medians): connect (inside the call), setup = create → first write,');
+  L.push('data = the writes and hashing, finish = last write → snapshot protected; streaming rate = size ÷ data:');
+  L.push(row([['', 24], ['whole', 7, true], ['connect', 8, true], ['setup', 7, true], ['data', 7, true], ['finish', 7, true], ['fixed', 7, true], ['MiB/s', 7, true], ['streaming', 10, true]]));
+  for (const [label, f] of rows) {
+    const s = f?.steps;
+    if (!f || !s) continue;
+    const fixed = s.connect.median + s.setup.median + s.finish.median;
+    L.push(row([[`  ${label}`, 24], [fmt(f.seconds.median, 3), 7, true], [fmt(s.connect.median, 3), 8, true], [fmt(s.setup.median, 3), 7, true], [fmt(s.data.median, 3), 7, true], [fmt(s.finish.median, 3), 7, true], [fmt(fixed, 3), 7, true], [fmt(f.mibps.median), 7, true], [fmt(mib / s.data.median), 10, true]]));
+  }
+  L.push('ours: from the store\'s log line (data = upload loop start → last write; finish includes removing the upload mark and closing);');
+  L.push('glance_store: timestamps around its rados/rbd calls (glance_store_peer.py; its data span ends at create_snap, so it includes the last chunk\'s hashing).');
   return L;
 }
 
@@ -261,11 +352,12 @@ function uploadCpuLines(r: BenchResults, u: NonNullable<BenchResults['upload']>)
   const js = oursAt(r, r.defaults.chunkMiB, r.defaults.concurrency, 'js');
   L.push('');
   L.push(`CPU seconds per GiB uploaded (client / cluster daemons / whole machine), ${r.defaults.chunkMiB} MiB chunks;`);
-  L.push(`ceiling = the rate at which client + daemons would use all ${r.host.cpus} cores:`);
+  L.push(`ceiling = the rate at which client + daemons would use all ${r.host.cpus} cores; % = share of it reached (whole call; streaming part):`);
   const cpuRows: Array<[string, UploadFigure | undefined]> = [
     [`ours c=${r.defaults.concurrency} native`, oursAt(r, r.defaults.chunkMiB, r.defaults.concurrency)],
     [`ours c=${r.defaults.concurrency} js`, js],
-    ['glance-way', peerAt(r, 'glance-way', r.defaults.chunkMiB)],
+    ['glance_store', peerAt(r, 'glance-store', r.defaults.chunkMiB)],
+    ['Glance way (JS)', peerAt(r, 'glance-way', r.defaults.chunkMiB)],
     ['rbd import', peerAt(r, 'rbd-import', r.defaults.chunkMiB)],
     ['rbd bench', peerAt(r, 'rbd-bench', r.defaults.chunkMiB)],
     ['python', peerAt(r, 'python', r.defaults.chunkMiB)],
@@ -273,7 +365,8 @@ function uploadCpuLines(r: BenchResults, u: NonNullable<BenchResults['upload']>)
   for (const [label, f] of cpuRows) {
     if (!f) continue;
     const ceiling = cpuCeiling(r.host.cpus, f, size);
-    L.push(`  ${pad(label, 22)} ${pad(perGiB(f.clientCpuS.median, size), 6, true)} / ${pad(perGiB(f.clusterCpuS.median, size), 6, true)} / ${pad(perGiB(f.machineCpuS.median, size), 6, true)}   ${pad(fmt(f.mibps.median), 5, true)} MiB/s, ceiling ${pad(fmt(ceiling), 5, true)} (${fmt((f.mibps.median / ceiling) * 100, 0)}%)`);
+    const stream = f.steps ? (size / 2 ** 20 / f.steps.data.median / ceiling) * 100 : Number.NaN;
+    L.push(`  ${pad(label, 22)} ${pad(perGiB(f.clientCpuS.median, size), 6, true)} / ${pad(perGiB(f.clusterCpuS.median, size), 6, true)} / ${pad(perGiB(f.machineCpuS.median, size), 6, true)}   ${pad(fmt(f.mibps.median), 5, true)} MiB/s, ceiling ${pad(fmt(ceiling), 5, true)} (${fmt((f.mibps.median / ceiling) * 100, 0)}%${Number.isFinite(stream) ? `; streaming ${fmt(stream, 0)}%` : ''})`);
   }
   const h = (algo: string) => u.hashing?.find((x) => x.algo === algo)?.mibPerCpuSecond.median ?? Number.NaN;
   const hashCpu = 1024 / h('md5') + 1024 / h('sha512');
@@ -282,6 +375,31 @@ function uploadCpuLines(r: BenchResults, u: NonNullable<BenchResults['upload']>)
   const all = [...u.ours, ...u.peers];
   const bad = all.filter((f) => f.checksumsOk === false || f.readbackOk === false);
   L.push(`checksums: ${bad.length === 0 ? `all ${all.filter((f) => f.checksumsOk).length} verified (md5 + sha512 = the file's)${all.some((f) => f.readbackOk) ? '; read-back md5 verified' : ''}` : `MISMATCH in ${bad.map((f) => f.kind).join(', ')}`}`);
+  return L;
+}
+
+function downloadLines(r: BenchResults): string[] {
+  const L: string[] = [];
+  const d = r.download;
+  if (!d) return L;
+  const size = r.input.bytes;
+  const ours = downloadOf(r, 'ours');
+  L.push('');
+  L.push(`== 1b. Download of the ${size / 2 ** 20} MiB image (snapshot), ${d.chunkMiB} MiB reads, into a null sink ==`);
+  L.push(row([['reader', 34], ['MiB/s', 7, true], ['seconds', 8, true], ['(wall)', 8, true], ['ours / it', 10, true], ['client/cluster CPU s/GiB', 26, true]]));
+  const names: Record<DownloadFigure['kind'], string> = { ours: 'ours: GlanceStore.get() piped', 'glance-store': 'glance_store Store.get() drained', 'rbd-export': 'rbd export … - > /dev/null' };
+  for (const kind of ['ours', 'glance-store', 'rbd-export'] as const) {
+    const f = downloadOf(r, kind);
+    if (!f) {
+      L.push(row([[names[kind], 34], ['skipped', 7, true]]));
+      continue;
+    }
+    L.push(row([[names[kind], 34], [fmt(f.mibps.median), 7, true], [fmt(f.seconds.median, 3), 8, true], [f.wallSeconds ? `(${fmt(f.wallSeconds.median, 3)})` : '', 8, true], [kind === 'ours' ? '' : fmtRatio(ratio(ours?.mibps.median, f.mibps.median)), 10, true], [`${perGiB(f.clientCpuS.median, size)} / ${perGiB(f.clusterCpuS.median, size)}`, 26, true]]));
+  }
+  const gs = downloadOf(r, 'glance-store');
+  if (gs?.connectSeconds) L.push(`glance_store: get() connects twice (size, then data): ${fmt(gs.connectSeconds.median * 1000, 0)} ms of its time is Rados.connect; (wall) = the whole Python process.`);
+  L.push(`rbd export: its wall time minus the ${fmt(d.rbdStartupS.median * 1000, 0)} ms an \`rbd ls\` takes; every reader's md5 was checked once before the timed runs.`);
+  if (r.realPeer?.available !== true) L.push(`glance_store: skipped (${r.realPeer?.note ?? 'not available'})`);
   return L;
 }
 
@@ -337,7 +455,7 @@ function memoryLines(r: BenchResults): string[] {
 function targetLines(r: BenchResults): string[] {
   const L: string[] = [];
   L.push('');
-  L.push('== Targets (issue 6) ==');
+  L.push('== Targets (issues 6 and 17) ==');
   for (const t of r.targets) {
     const v = t.unit === 'x' ? fmtRatio(t.value) : `${fmt(t.value)} MiB`;
     const goal = t.unit === 'x' ? `${t.op} ${t.target.toFixed(1)}×` : `${t.op} ${t.target} MiB`;
@@ -350,7 +468,8 @@ function targetLines(r: BenchResults): string[] {
 export function table(r: BenchResults): string {
   const L = headerLines(r);
   const u = r.upload;
-  if (u) L.push(...uploadRateLines(r, u), ...uploadRatioLines(r, u), ...uploadCpuLines(r, u));
+  if (u) L.push(...uploadRateLines(r, u), ...uploadRatioLines(r, u), ...uploadStepLines(r), ...uploadCpuLines(r, u));
+  L.push(...downloadLines(r));
   L.push(...smallIoLines(r), ...overheadLines(r), ...memoryLines(r), ...targetLines(r));
   return `${L.join('\n')}\n`;
 }
@@ -373,10 +492,11 @@ export function chart(r: BenchResults): string | null {
     const f = peerAt(r, kind, d);
     if (f) levels.push({ label, y: f.mibps.median });
   };
+  add('glance-store', 'glance_store add() (Debian, real)');
   add('rbd-bench', 'rbd bench seq, 16 threads');
   add('rbd-import', 'rbd import');
   add('python', 'Python rbd + hashlib');
-  add('glance-way', 'Glance way (sequential)');
+  add('glance-way', 'Glance way (JS re-creation)');
   const sha = u.hashing?.find((x) => x.algo === 'sha512')?.mibPerCpuSecond.median;
   if (sha !== undefined && Number.isFinite(sha)) levels.push({ label: 'sha512 alone, one core', y: sha });
   return lineChart({

@@ -1,10 +1,10 @@
 /**
  * `npm run bench [-- options]`: this library against its peers, in one run,
- * on one cluster and one input file (issue 6). Prints a table on stdout,
+ * on one cluster and one input file (issues 6 and 17). Prints a table on stdout,
  * writes scripts/bench/results/<date>[-mode].json and .svg. Progress goes to stderr.
  *
  *   --quick            128 MiB, 8 MiB chunks at concurrency 1/4/8, 3 reps,
- *                      short small-I/O runs, 256 MiB memory run (< 3 min)
+ *                      short small-I/O runs, 256 MiB memory run
  *   --smoke            the smallest case, for CI: 16 MiB, 1 rep
  *   --size MiB         input file size (default 1024)
  *   --reps N           repetitions per figure (default 3; the median is reported)
@@ -12,8 +12,13 @@
  *   --concurrency 1,2,4,8,16
  *   --memory-size MiB  the streamed upload of part 4 (default 2048)
  *   --pool NAME        pool to use (default images)
- *   --only upload,smallio,overhead,memory
+ *   --only upload,download,smallio,overhead,memory
  *   --out DIR          where results go (default scripts/bench/results)
+ *
+ * The real peer, Debian's glance_store RBD driver (python3-glance-store),
+ * runs in the upload and download parts when /usr/bin/python3 can import
+ * it; when it cannot, the bench installs the package with apt-get (as
+ * root). Smoke mode skips it (with the reason printed).
  *
  * Without CEPH_CONF it starts (and stops) its own micro cluster with enough
  * memstore for the run; with CEPH_CONF it uses that cluster.
@@ -28,7 +33,8 @@ import { openCluster, repoRoot, type BenchCluster } from './cluster';
 import type { CpuUse } from './cpu';
 import { dataMd5, runMemory, type MemoryRun } from './memory';
 import { OverheadBench, type CallKind } from './overhead';
-import { pythonPeerAvailable } from './peers';
+import { DownloadBench, type DownloadRun } from './download';
+import { ensureGlanceStore, glanceStoreVersions, pythonPeerAvailable } from './peers';
 import {
   bestAt,
   chart,
@@ -38,16 +44,19 @@ import {
   type BenchResults,
   type CallFigure,
   type CpuFigures,
+  type DownloadFigure,
+  type RealPeer,
+  type StepFigures,
   type MemoryFigure,
   type SmallFigure,
   type UploadFigure,
 } from './report';
 import { SmallIoBench, type SmallOp, type SmallRun } from './smallio';
 import { MiB, roundDeep, secondsSince, summarize } from './stats';
-import { hashSpeed, makeInput, UploadBench, type UploadRun } from './upload';
+import { hashSpeed, makeInput, UploadBench, type InputFile, type UploadRun } from './upload';
 
-type Phase = 'upload' | 'smallio' | 'overhead' | 'memory';
-const PHASES: Phase[] = ['upload', 'smallio', 'overhead', 'memory'];
+type Phase = 'upload' | 'download' | 'smallio' | 'overhead' | 'memory';
+const PHASES: Phase[] = ['upload', 'download', 'smallio', 'overhead', 'memory'];
 
 interface Options {
   mode: BenchResults['mode'];
@@ -141,8 +150,15 @@ function cpuFigures(cpus: CpuUse[]): CpuFigures {
   };
 }
 
+function stepFigures(runs: UploadRun[]): StepFigures | undefined {
+  if (runs.some((x) => x.steps === undefined)) return undefined;
+  const pick = (k: 'connect' | 'setup' | 'data' | 'finish') => summarize(runs.map((x) => x.steps?.[k] ?? Number.NaN));
+  return { connect: pick('connect'), setup: pick('setup'), data: pick('data'), finish: pick('finish') };
+}
+
 function uploadFigure(runs: UploadRun[]): UploadFigure {
   const f = runs[0];
+  const steps = stepFigures(runs);
   const checks = runs.map((x) => x.checksumOk).filter((x) => x !== undefined);
   const reads = runs.map((x) => x.readbackOk).filter((x) => x !== undefined);
   return {
@@ -157,6 +173,7 @@ function uploadFigure(runs: UploadRun[]): UploadFigure {
     ...cpuFigures(runs.map((x) => x.cpu)),
     ...(checks.length > 0 ? { checksumsOk: checks.every(Boolean) } : {}),
     ...(reads.length > 0 ? { readbackOk: reads.every(Boolean) } : {}),
+    ...(steps ? { steps } : {}),
   };
 }
 
@@ -171,7 +188,7 @@ function interleave<T>(ours: T[], peers: T[]): T[] {
   return out;
 }
 
-async function uploadPhase(o: Options, cluster: BenchCluster, bench: UploadBench, defaults: { chunkMiB: number; concurrency: number }): Promise<NonNullable<BenchResults['upload']>> {
+async function uploadPhase(o: Options, cluster: BenchCluster, bench: UploadBench, defaults: { chunkMiB: number; concurrency: number }, real: boolean): Promise<NonNullable<BenchResults['upload']>> {
   const py = pythonPeerAvailable();
   if (!py.ok) log(`python peer skipped: ${py.reason}`);
   // What hashing alone costs here: the bound of any upload that hashes one stream.
@@ -221,6 +238,11 @@ async function uploadPhase(o: Options, cluster: BenchCluster, bench: UploadBench
         { key: `rbd-bench/${chunk}`, label: `rbd bench ${chunk} MiB`, run: () => bench.rbdBench(chunk) },
       ];
       if (py.ok) peers.push({ key: `python/${chunk}`, label: `python ${chunk} MiB`, run: () => bench.python(chunk, readback('python')) });
+      if (real) {
+        // The real glance_store runs right after ours at the defaults (the headline pair).
+        const at = Math.max(0, ours.findIndex((x) => x.key === `ours/${chunk}/${defaults.concurrency}/native`));
+        peers.splice(Math.min(at, peers.length), 0, { key: `glance-store/${chunk}`, label: `glance_store add() ${chunk} MiB`, run: () => bench.glanceStore(chunk, readback('glance-store')) });
+      }
       cases.push(...interleave(ours, peers));
     }
     const order = rep % 2 === 0 ? cases : [cases[0], ...cases.slice(1).reverse()];
@@ -247,6 +269,38 @@ async function uploadPhase(o: Options, cluster: BenchCluster, bench: UploadBench
     if (b && b.mibps.median > result.best.mibps) result.best = { chunkMiB: chunk, concurrency: b.concurrency ?? 0, mibps: b.mibps.median };
   }
   return result;
+}
+
+async function downloadPhase(o: Options, cluster: BenchCluster, input: InputFile, real: boolean): Promise<NonNullable<BenchResults['download']>> {
+  const bench = new DownloadBench(cluster, input);
+  try {
+    await bench.prepare();
+    log(`download: ${o.sizeMiB} MiB image stored by ours; checking each reader's md5 once (untimed)`);
+    await bench.verify(real);
+    const runs = new Map<DownloadRun['kind'], DownloadRun[]>();
+    for (let rep = 0; rep < o.reps; rep++) {
+      await bench.startup();
+      // ours, peer, ours, peer; odd repetitions backwards.
+      const cases: Array<() => Promise<DownloadRun>> = [() => bench.ours(), ...(real ? [() => bench.glanceStore(), () => bench.ours()] : []), () => bench.rbdExport()];
+      for (const c of rep % 2 === 0 ? cases : [...cases].reverse()) {
+        const r = await c();
+        runs.set(r.kind, [...(runs.get(r.kind) ?? []), r]);
+        log(`download ${rep + 1}/${o.reps}: ${r.kind}: ${r.mibps.toFixed(0)} MiB/s (${r.seconds.toFixed(3)} s)`);
+      }
+    }
+    const figs: DownloadFigure[] = [...runs].map(([kind, list]) => ({
+      kind,
+      mibps: summarize(list.map((x) => x.mibps)),
+      seconds: summarize(list.map((x) => x.seconds)),
+      ...(list[0].wallSeconds !== undefined ? { wallSeconds: summarize(list.map((x) => x.wallSeconds ?? Number.NaN)) } : {}),
+      ...(kind === 'rbd-export' ? { wallMibps: summarize(list.map((x) => x.mibps * (x.seconds / (x.wallSeconds ?? x.seconds)))) } : {}),
+      ...(list[0].connectSeconds !== undefined ? { connectSeconds: summarize(list.map((x) => x.connectSeconds ?? Number.NaN)) } : {}),
+      ...cpuFigures(list.map((x) => x.cpu)),
+    }));
+    return { chunkMiB: bench.chunkMiB, runs: figs, rbdStartupS: summarize(bench.startupSamples) };
+  } finally {
+    await bench.close();
+  }
 }
 
 async function smallPhase(o: Options, cluster: BenchCluster): Promise<NonNullable<BenchResults['smallio']>> {
@@ -382,6 +436,23 @@ async function storeDefaults(cluster: BenchCluster): Promise<{ chunkMiB: number;
   }
 }
 
+/** Whether the real glance_store runs (installing it when missing); never in smoke mode. */
+function realPeerFor(o: Options, needed: boolean): RealPeer {
+  if (!needed) return { available: false, note: 'no upload or download part in this run' };
+  if (o.mode === 'smoke') {
+    log('real glance_store peer skipped: smoke mode (CI) runs only the quick peers');
+    return { available: false, note: 'smoke mode' };
+  }
+  const a = ensureGlanceStore(log);
+  if (!a.ok) {
+    log(`real glance_store peer skipped: ${a.reason}`);
+    return { available: false, note: a.reason };
+  }
+  const v = glanceStoreVersions();
+  log(`real peer: ${v.package}, glance_store ${v.glanceStore}, python ${v.python}`);
+  return { available: true, package: v.package, glanceStore: v.glanceStore, python: v.python };
+}
+
 function today(): string {
   const d = new Date();
   return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
@@ -423,10 +494,11 @@ async function main(): Promise<void> {
     log(`input md5 ${input.md5}`);
     const wants = (p: Phase) => o.phases.includes(p);
     const smallMiB = wants('smallio') ? o.smallImageMiB : 0;
-    const dataMiB = Math.max(wants('upload') ? o.sizeMiB : 0, wants('memory') ? o.memoryMiB : 0) + smallMiB + 64;
+    const dataMiB = Math.max(wants('upload') || wants('download') ? o.sizeMiB : 0, wants('memory') ? o.memoryMiB : 0) + smallMiB + 64;
     const memstoreBytes = Math.ceil(dataMiB / 0.8 + 256) * MiB;
     cluster = await openCluster({ dir: path.join(work, 'cluster'), memstoreBytes, pool: o.pool, log });
     const defaults = await storeDefaults(cluster);
+    const realPeer = realPeerFor(o, wants('upload') || wants('download'));
     if (!o.concurrency.includes(defaults.concurrency) && o.chunks.includes(defaults.chunkMiB)) o.concurrency = [...o.concurrency, defaults.concurrency].sort((a, b) => a - b);
 
     const results: BenchResults = {
@@ -446,16 +518,18 @@ async function main(): Promise<void> {
       options: { sizeMiB: o.sizeMiB, reps: o.reps, chunks: o.chunks, concurrency: o.concurrency, memoryMiB: o.memoryMiB, pool: o.pool, phases: o.phases },
       cluster: { own: cluster.own, startSeconds: cluster.startSeconds, memstoreBytes: cluster.memstoreBytes },
       input: { bytes: input.bytes, md5: input.md5, sha512: input.sha512 },
+      realPeer,
       defaults,
       targets: [],
     };
 
     if (wants('upload')) {
       uploads = new UploadBench(cluster, input);
-      results.upload = await uploadPhase(o, cluster, uploads, defaults);
+      results.upload = await uploadPhase(o, cluster, uploads, defaults, realPeer.available);
       await uploads.close();
       uploads = undefined;
     }
+    if (wants('download')) results.download = await downloadPhase(o, cluster, input, realPeer.available);
     if (wants('smallio')) results.smallio = await smallPhase(o, cluster);
     if (wants('overhead')) results.overhead = await overheadPhase(o, cluster);
     if (wants('memory')) {

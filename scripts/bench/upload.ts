@@ -5,7 +5,13 @@
  * - the Glance way (a mode of the bench, not of the library): one chunk at a
  *   time, `await image.write`, then md5/sha512 with node:crypto on the JS
  *   thread, as glance_store's add loop does; same create/snap/protect steps;
- * - the peers of peers.ts (rbd import, rbd bench, Python).
+ * - the real peer: Debian's glance_store `Store.add()` (peers.ts);
+ * - the other peers of peers.ts (rbd import, rbd bench, Python).
+ *
+ * Ours and the real peer also report their steps: create → first write
+ * (setup), the data (streaming), snapshot → protected (finish). Ours are
+ * read from the store's own log line ("Stored …: data in N ms, snapshot in
+ * M ms") through its `logger` option: the library is not changed for it.
  *
  * Every upload's digests are checked against the file's, computed once up
  * front; a mismatch throws. Each image is deleted after its run.
@@ -17,7 +23,7 @@ import { GlanceStore, Image, ImageNotFound, InvalidArgument, Rados, Rbd, type Io
 import { defaultFeatures } from '../../lib/internal/features';
 import type { BenchCluster } from './cluster';
 import { cpuMeter, type CpuUse } from './cpu';
-import { pythonUpload, rbdBench, rbdImport, rbdStartup } from './peers';
+import { glanceStoreAdd, pythonUpload, rbdBench, rbdImport, rbdStartup } from './peers';
 import { MiB, secondsSince } from './stats';
 
 /** The client configuration every client in the bench uses (GlanceStore's defaults). */
@@ -74,7 +80,22 @@ export function hashSpeed(mib: number): HashSpeed[] {
   });
 }
 
-export type UploadKind = 'ours' | 'glance-way' | 'rbd-import' | 'rbd-bench' | 'python';
+export type UploadKind = 'ours' | 'glance-store' | 'glance-way' | 'rbd-import' | 'rbd-bench' | 'python';
+
+/** The fixed and the streaming parts of one upload, in seconds (NaN when not known). */
+export interface UploadSteps {
+  /** Rados.connect inside the call (the real glance_store connects per add(); ours uses the store's connection: 0). */
+  connect: number;
+  /** From the call (after connect) to the first write: create, open (ours: and the upload mark). */
+  setup: number;
+  /** The data: writes and hashing. */
+  data: number;
+  /** Last write → snapshot created and protected (ours: and the mark removed, the image closed). */
+  finish: number;
+}
+
+/** The step timings the store logs for each add(): `Stored <name>: <n> bytes, data in <ms> ms, snapshot in <ms> ms`. */
+const STORED_LINE = /^Stored (\S+): \d+ bytes, data in (\d+) ms, snapshot in (\d+) ms/;
 
 export interface UploadRun {
   kind: UploadKind;
@@ -91,6 +112,8 @@ export interface UploadRun {
   checksumOk?: boolean;
   /** The image read back equals the file (checked on the first run of each kind). */
   readbackOk?: boolean;
+  /** Ours and the real glance_store: the fixed and streaming parts. */
+  steps?: UploadSteps;
 }
 
 export class ChecksumMismatch extends Error {}
@@ -106,6 +129,8 @@ export class UploadBench {
   readonly #stores = new Map<string, GlanceStore>();
   readonly #prefix: string;
   #seq = 0;
+  /** Data and snapshot milliseconds per image name, from the stores' log lines. */
+  readonly #logged = new Map<string, { dataMs: number; snapMs: number }>();
   #admin: { rados: Rados; ioctx: IoCtx } | null = null;
 
   constructor(cluster: BenchCluster, input: InputFile) {
@@ -139,6 +164,12 @@ export class UploadBench {
         hashOn,
         thinProvisioning: false,
         connectTimeoutMs: 120_000,
+        logger: {
+          info: (msg: string) => {
+            const m = STORED_LINE.exec(msg);
+            if (m) this.#logged.set(m[1], { dataMs: Number(m[2]), snapMs: Number(m[3]) });
+          },
+        },
       });
       this.#stores.set(key, store);
     }
@@ -209,10 +240,16 @@ export class UploadBench {
     const res = await store.add(name, this.#input.path, this.#input.bytes);
     const seconds = secondsSince(t0);
     const cpu = meter();
+    // The log line's figures are whole milliseconds (Date.now()): setup is clamped at 0.
+    const logged = this.#logged.get(name);
+    this.#logged.delete(name);
+    const steps: UploadSteps = logged
+      ? { connect: 0, setup: Math.max(0, seconds - (logged.dataMs + logged.snapMs) / 1000), data: logged.dataMs / 1000, finish: logged.snapMs / 1000 }
+      : { connect: 0, setup: Number.NaN, data: Number.NaN, finish: Number.NaN };
     try {
       const checksumOk = this.#check(`ours ${chunkMiB} MiB c=${concurrency} ${hashOn}`, res.checksum, res.multihash);
       const readbackOk = readback ? await this.#readback(name) : undefined;
-      return { kind: 'ours', chunkMiB, concurrency, hashOn, seconds, mibps: this.#rate(seconds), cpu, checksumOk, readbackOk };
+      return { kind: 'ours', chunkMiB, concurrency, hashOn, seconds, mibps: this.#rate(seconds), cpu, checksumOk, readbackOk, steps };
     } finally {
       await store.delete(res.location);
     }
@@ -334,6 +371,33 @@ export class UploadBench {
       const checksumOk = this.#check(`python ${chunkMiB} MiB`, r.md5, r.sha512);
       const readbackOk = readback ? await this.#readback(name) : undefined;
       return { kind: 'python', chunkMiB, seconds: r.seconds, wallSeconds: r.wallSeconds, mibps: this.#rate(r.seconds), cpu, checksumOk, readbackOk };
+    } finally {
+      await this.#remove(name);
+    }
+  }
+
+  /**
+   * The real peer: Debian's glance_store RBD driver, `Store.add(name, file,
+   * size, hashing_algo='sha512')` with rbd_store_chunk_size = the chunk size
+   * (glance_store_peer.py). Timed by the script over the whole call (it
+   * connects and disconnects inside, as it does in Glance).
+   */
+  async glanceStore(chunkMiB: number, readback: boolean): Promise<UploadRun> {
+    const name = this.#name('gstore');
+    const meter = cpuMeter(this.#cluster.daemonPids());
+    let r;
+    try {
+      r = await glanceStoreAdd(this.#cluster.confFile, this.#cluster.pool, chunkMiB, name, this.#input.path);
+    } catch (err) {
+      await this.#remove(name);
+      throw err;
+    }
+    const cpu = { ...meter(), client: r.cpuSeconds };
+    const steps: UploadSteps = { connect: r.connectSeconds, setup: r.setupSeconds ?? Number.NaN, data: r.dataSeconds ?? Number.NaN, finish: r.finishSeconds ?? Number.NaN };
+    try {
+      const checksumOk = this.#check(`glance_store ${chunkMiB} MiB`, r.md5, r.sha512);
+      const readbackOk = readback ? await this.#readback(name) : undefined;
+      return { kind: 'glance-store', chunkMiB, seconds: r.seconds, wallSeconds: r.wallSeconds, mibps: this.#rate(r.seconds), cpu, checksumOk, readbackOk, steps };
     } finally {
       await this.#remove(name);
     }

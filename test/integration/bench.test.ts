@@ -41,12 +41,13 @@ describe('bench (npm run bench -- --smoke)', function () {
 
   it('measures every part and prints every ratio and target', () => {
     assert.equal(results.mode, 'smoke');
-    assert.ok(results.upload && results.smallio && results.overhead && results.memory);
-    for (const heading of ['1. Upload', '2. Small I/O', '3. Per-call overhead', '4. Memory', 'Targets']) assert.ok(stdout.includes(heading), heading);
+    assert.ok(results.upload && results.download && results.smallio && results.overhead && results.memory);
+    for (const heading of ['1. Upload', '1b. Download', '2. Small I/O', '3. Per-call overhead', '4. Memory', 'Targets']) assert.ok(stdout.includes(heading), heading);
     const ids = results.targets.map((t) => t.id);
-    for (const id of ['upload-vs-glance', 'upload-vs-import', 'randwrite-qd32', 'rss-defaults-known', 'rss-defaults-unknown']) assert.ok(ids.includes(id), `no target ${id}: ${ids.join(', ')}`);
+    for (const id of ['upload-vs-glance', 'upload-vs-import', 'download-vs-rbd-export', 'randwrite-qd32', 'rss-defaults-known', 'rss-defaults-unknown']) assert.ok(ids.includes(id), `no target ${id}: ${ids.join(', ')}`);
     for (const t of results.targets) assert.ok(Number.isFinite(t.value), `${t.id} has no value`);
-    assert.match(stdout, /\/glance-way/);
+    assert.match(stdout, /\/Glance way \(JS\)/);
+    assert.match(stdout, /^CPU: .*md5 \d+ MiB\/s, sha512 \d+ MiB\/s per CPU second$/m);
     assert.ok(readdirSync(out).some((f) => f.endsWith('-smoke.svg')));
   });
 
@@ -66,6 +67,30 @@ describe('bench (npm run bench -- --smoke)', function () {
     assert.equal(u.peers.find((f) => f.kind === 'rbd-import')?.readbackOk, true);
     assert.match(results.input.md5, /^[0-9a-f]{32}$/);
     for (const m of results.memory?.runs ?? []) assert.equal(m.checksumsOk, true);
+  });
+
+  it('skips the real glance_store peer in smoke mode, saying why', () => {
+    assert.deepEqual(results.realPeer, { available: false, note: 'smoke mode' });
+    assert.match(stdout, /real peer \(glance_store\): skipped: smoke mode/);
+    assert.ok(!results.upload?.peers.some((f) => f.kind === 'glance-store'));
+    assert.ok(!results.download?.runs.some((f) => f.kind === 'glance-store'));
+    assert.ok(!results.targets.some((t) => t.id.endsWith('glance-store')));
+  });
+
+  it('times the fixed part of ours apart from the streaming part', () => {
+    const d = results.defaults;
+    const ours = results.upload?.ours.find((f) => f.chunkMiB === d.chunkMiB && f.concurrency === d.concurrency && f.hashOn === 'native');
+    assert.ok(ours?.steps, 'no steps for ours at the defaults');
+    for (const k of ['setup', 'data', 'finish'] as const) assert.ok(Number.isFinite(ours.steps[k].median) && ours.steps[k].median >= 0, `${k}: ${ours.steps[k].median}`);
+    // data and finish come from the store's log line in whole milliseconds
+    assert.ok(ours.steps.data.median + ours.steps.finish.median <= ours.seconds.median + 0.005);
+    assert.match(stdout, /Fixed per-upload cost/);
+  });
+
+  it('reads the download with ours and rbd export', () => {
+    const kinds = (results.download?.runs ?? []).map((f) => f.kind).sort();
+    assert.deepEqual(kinds, ['ours', 'rbd-export']);
+    for (const f of results.download?.runs ?? []) assert.ok(f.mibps.median > 0, f.kind);
   });
 
   it('leaves no image behind in the pool', async () => {
