@@ -208,9 +208,11 @@ cmd_start() {
   # Both clusters at once: each picks its own free port and lives in its dir.
   log "starting site-a in $a and site-b in $b"
   local pa pb rca=0 rcb=0
-  bash "$MICRO_OSD" start "$a" --timeout "$timeout" "${pass[@]}" >/dev/null 2>"$a.start.log" &
+  # Plain processes always (the freeze/thaw and rbd-mirror pids are host pids
+  # of this script's own daemons), whatever CEPH_TEST_CLUSTER says.
+  CEPH_TEST_CLUSTER=process bash "$MICRO_OSD" start "$a" --timeout "$timeout" "${pass[@]}" >/dev/null 2>"$a.start.log" &
   pa=$!
-  bash "$MICRO_OSD" start "$b" --timeout "$timeout" "${pass[@]}" >/dev/null 2>"$b.start.log" &
+  CEPH_TEST_CLUSTER=process bash "$MICRO_OSD" start "$b" --timeout "$timeout" "${pass[@]}" >/dev/null 2>"$b.start.log" &
   pb=$!
   wait "$pa" || rca=$?
   wait "$pb" || rcb=$?
