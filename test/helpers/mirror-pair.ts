@@ -117,6 +117,15 @@ export function waitReplayed(ioctx: IoCtx, name: string, ms: number): Promise<Mi
 }
 
 /**
+ * Waits until `rbd export` of pool/image on `conf` has md5 `want`. The
+ * replay status that says "caught up" can be one status refresh old, so a
+ * test that needs the data checks the data.
+ */
+export async function waitExportMd5(conf: string, pool: string, image: string, want: string, ms: number): Promise<void> {
+  await waitFor(`${pool}/${image} on ${conf} to have md5 ${want}`, ms, async () => ((await exportMd5(conf, pool, image)) === want ? true : undefined));
+}
+
+/**
  * Removes an image whatever its mirroring state (force-disables a
  * non-primary copy first). Retried: the site's rbd-mirror may be deleting
  * the same copy meanwhile.

@@ -25,7 +25,7 @@ import {
   type IoCtx,
 } from '../../lib';
 import { uniqueName } from '../helpers/cluster';
-import { type MirrorPair, exportMd5, localStatus, removeMirrored, startMirrorPair, waitFor, waitReplayed } from '../helpers/mirror-pair';
+import { type MirrorPair, exportMd5, localStatus, removeMirrored, startMirrorPair, waitExportMd5, waitFor, waitReplayed } from '../helpers/mirror-pair';
 
 const POOL = 'volumes';
 const FEATURES = RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK;
@@ -158,7 +158,7 @@ describe('RBD mirroring between two micro clusters (scripts/mirror-pair.sh)', fu
         await waitReplayed(ioB, name, 90_000);
         const want = createHash('md5').update(data).digest('hex');
         assert.equal(await exportMd5(confA, POOL, name), want);
-        assert.equal(await exportMd5(confB, POOL, name), want);
+        await waitExportMd5(confB, POOL, name, want, 60_000);
 
         // A sees B's status of its image too (the peer's mirror uuid).
         const uuidB = await RbdMirror.getUuid(ioB);
@@ -189,12 +189,12 @@ describe('RBD mirroring between two micro clusters (scripts/mirror-pair.sh)', fu
           await b.write(patch, 0);
           await b.flush();
           await waitReplayed(ioA, name, 60_000);
+          await waitExportMd5(confA, POOL, name, await exportMd5(confB, POOL, name), 60_000);
           // A read-write open of a non-primary journaling copy reads EROFS (librbd
           // wants the exclusive lock, which only the primary grants): read-only.
           const fresh = await Image.open(ioA, name, { readOnly: true });
           const back = await fresh.read(0, patch.length).finally(() => fresh.close());
           assert.ok(back.equals(patch), 'the write on B reached A');
-          assert.equal(await exportMd5(confA, POOL, name), await exportMd5(confB, POOL, name));
           await assert.rejects(a.write(Buffer.alloc(512), 0), (e: unknown) => e instanceof ReadOnlyImage);
           await b.mirrorDisable();
         } finally {
@@ -238,7 +238,7 @@ describe('RBD mirroring between two micro clusters (scripts/mirror-pair.sh)', fu
         } finally {
           await b.close();
         }
-        assert.equal(await exportMd5(confB, POOL, name), createHash('md5').update(data).digest('hex'));
+        await waitExportMd5(confB, POOL, name, createHash('md5').update(data).digest('hex'), 60_000);
         await a.mirrorDisable();
       } finally {
         await a.close();
