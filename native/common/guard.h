@@ -11,6 +11,10 @@
 // Keep the steps separate: a failed settle must not skip the bookkeeping
 // after it (Leave, End, delete), or a handle stays busy and is never released.
 //
+// node-addon-api is built with NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
+// (binding.gyp): during termination its callback wrappers drop an error
+// they cannot throw instead of rethrowing it into libuv (std::terminate).
+//
 // Calls into JS from a completion or a thread-safe-function callback go
 // through CallNoThrow, never Napi::Function::Call: when worker.terminate()
 // lands while JS runs, the pending exception is V8's termination value (not
