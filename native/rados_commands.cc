@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/args.h"
+#include "common/pairs.h"
 #include "common/retry.h"
 #include "common/worker.h"
 #include "rados_ext.h"
@@ -377,16 +378,7 @@ Napi::Value AppMetaList(const Napi::CallbackInfo& info) {
         }
         return -ERANGE;
       },
-      [](Napi::Env env, Pairs& pairs) -> Napi::Value {
-        Napi::Array arr = Napi::Array::New(env, pairs.size());
-        for (size_t k = 0; k < pairs.size(); ++k) {
-          Napi::Array p = Napi::Array::New(env, 2);
-          p.Set(0u, pairs[k].first);
-          p.Set(1u, pairs[k].second);
-          arr.Set(static_cast<uint32_t>(k), p);
-        }
-        return arr;
-      });
+      [](Napi::Env env, Pairs& pairs) -> Napi::Value { return StringPairsToArray(env, pairs); });
 }
 
 // poolAlignment(ioctx) -> required write alignment of the pool (0: none; EC pools without overwrites)

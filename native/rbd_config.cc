@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/args.h"
+#include "common/pairs.h"
 #include "common/retry.h"
 #include "common/worker.h"
 #include "rados_ioctx.h"
@@ -21,16 +22,6 @@ namespace cephrbd {
 namespace {
 using Pairs = std::vector<std::pair<std::string, std::string>>;
 
-Napi::Value PairsToArray(Napi::Env env, Pairs& pairs) {
-  Napi::Array arr = Napi::Array::New(env, pairs.size());
-  for (size_t i = 0; i < pairs.size(); ++i) {
-    Napi::Array kv = Napi::Array::New(env, 2);
-    kv.Set(0u, pairs[i].first);
-    kv.Set(1u, pairs[i].second);
-    arr.Set(static_cast<uint32_t>(i), kv);
-  }
-  return arr;
-}
 
 struct ConfigEntry {
   std::string name;
@@ -132,7 +123,7 @@ static Napi::Value PoolMetadataList(const Napi::CallbackInfo& info) {
         }
         return rc < 0 ? rc : 0;
       },
-      PairsToArray);
+      StringPairsToArray);
 }
 
 // configPoolList(ioctx) -> [{ name, value, source }]: every rbd_* option

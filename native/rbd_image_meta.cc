@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/args.h"
+#include "common/pairs.h"
 #include "common/progress.h"
 #include "common/retry.h"
 #include "common/worker.h"
@@ -178,16 +179,7 @@ Napi::Value Image::MetadataList(const Napi::CallbackInfo& info) {
           start = out.back().first;
         }
       },
-      [](Napi::Env env, Pairs& pairs) -> Napi::Value {
-        Napi::Array arr = Napi::Array::New(env, pairs.size());
-        for (size_t i = 0; i < pairs.size(); ++i) {
-          Napi::Array pair = Napi::Array::New(env, 2);
-          pair.Set(0u, pairs[i].first);
-          pair.Set(1u, pairs[i].second);
-          arr.Set(static_cast<uint32_t>(i), pair);
-        }
-        return arr;
-      });
+      [](Napi::Env env, Pairs& pairs) -> Napi::Value { return StringPairsToArray(env, pairs); });
 }
 
 // listLockers() -> { tag, exclusive, lockers: [{ client, cookie, address }] }

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/args.h"
+#include "common/pairs.h"
 #include "common/retry.h"
 #include "common/worker.h"
 #include "rados_cluster.h"
@@ -332,16 +333,7 @@ static Napi::Value PeerSiteGetAttributes(const Napi::CallbackInfo& info) {
           return 0;
         }
       },
-      [](Napi::Env env, Pairs& pairs) -> Napi::Value {
-        Napi::Array arr = Napi::Array::New(env, pairs.size());
-        for (size_t i = 0; i < pairs.size(); ++i) {
-          Napi::Array kv = Napi::Array::New(env, 2);
-          kv.Set(0u, pairs[i].first);
-          kv.Set(1u, pairs[i].second);
-          arr.Set(static_cast<uint32_t>(i), kv);
-        }
-        return arr;
-      });
+      [](Napi::Env env, Pairs& pairs) -> Napi::Value { return StringPairsToArray(env, pairs); });
 }
 
 // peerSiteSetAttributes(ioctx, uuid, keys[], values[]): replaces them all.

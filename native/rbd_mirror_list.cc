@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/args.h"
+#include "common/pairs.h"
 #include "common/retry.h"
 #include "common/worker.h"
 #include "rados_ioctx.h"
@@ -162,16 +163,7 @@ static Napi::Value ImageInstanceIdList(const Napi::CallbackInfo& info) {
         rbd_mirror_image_instance_id_list_cleanup(ids.data(), instances.data(), len);
         return 0;
       },
-      [](Napi::Env env, IdPairs& pairs) -> Napi::Value {
-        Napi::Array arr = Napi::Array::New(env, pairs.size());
-        for (size_t i = 0; i < pairs.size(); ++i) {
-          Napi::Array kv = Napi::Array::New(env, 2);
-          kv.Set(0u, pairs[i].first);
-          kv.Set(1u, pairs[i].second);
-          arr.Set(static_cast<uint32_t>(i), kv);
-        }
-        return arr;
-      });
+      [](Napi::Env env, IdPairs& pairs) -> Napi::Value { return StringPairsToArray(env, pairs); });
 }
 
 void AddMirrorListFunctions(Napi::Env env, Napi::Object mirror) {
