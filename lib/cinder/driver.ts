@@ -16,7 +16,7 @@ import { ClusterSession } from '../internal/session';
 import { componentLogger, type Logger } from '../logger';
 import type { IoCtx } from '../rados';
 import { Rbd, type TrashEntry } from '../rbd';
-import { checkInteger, checkObject, outOfRange } from '../validate';
+import { checkInteger, checkObject, checkString, invalidType, outOfRange } from '../validate';
 import {
   CLONE_SNAP_SUFFIX,
   DELETED_SUFFIX,
@@ -50,8 +50,11 @@ import { applyQos, checkVolumeType, imageQos, onVolumeImage, removeQosKeys, setu
 import { checkSnapshot, checkVolume, checkVolumeIdent, rejectEncrypted, resolveOptions, type Resolved, type VolumeIdent, type VolumeRef } from './options';
 import { listManageableVolumes, paginateEntries } from './manage';
 import { monAddrs, volumeStats } from './stats';
+import { DEFAULT_BACKEND, failoverTarget, failoverVolumes, targetConfig, type ClusterTarget, type FailoverContext } from './failover';
+import { createMirrorSnapshots, type MirrorSnapshotRound, type ReplicationSetup } from './replication';
 import type {
   ConnectionInfo,
+  FailoverResult,
   ImageLocation,
   ImageMeta,
   ImageStoreLike,
@@ -98,24 +101,36 @@ export class RbdVolumeDriver implements AsyncDisposable {
   /** The resolved configuration. */
   readonly config: Readonly<Resolved>;
   readonly #logger: Logger;
-  readonly #session: ClusterSession;
+  #session: ClusterSession;
   readonly #policy: RetryPolicy;
-  readonly #chain: ChainContext;
+  #chain: ChainContext;
+  /** The cluster operations go to: 'default' (the configured one) or a replication device after failoverCompleted(). */
+  #active: ClusterTarget;
   #stats: VolumeStats | undefined;
   #keyring: string | undefined;
   #purgeTimer: NodeJS.Timeout | undefined;
+  #mirrorSnapTimer: NodeJS.Timeout | undefined;
   #flattenLimiter: Semaphore;
 
   private constructor(config: Resolved, logger: Logger) {
     this.config = Object.freeze(config);
     this.#logger = logger;
     this.#policy = { retries: config.connectionRetries, intervalMs: config.connectionIntervalMs };
-    this.#session = new ClusterSession({
+    this.#flattenLimiter = new Semaphore(config.concurrentFlattenOperations);
+    this.#active = targetConfig(config, config.activeBackendId);
+    this.#session = this.#newSession(this.#active);
+    this.#chain = this.#newChain();
+  }
+
+  /** A session on `target`: the configured connection settings with the target's cluster, conf and user. */
+  #newSession(target: ClusterTarget): ClusterSession {
+    const config = this.config;
+    return new ClusterSession({
       connect: {
-        clusterName: config.clusterName,
-        ...(config.confFile ? { confFile: config.confFile } : {}),
+        clusterName: target.clusterName,
+        ...(target.confFile ? { confFile: target.confFile } : {}),
         // docs/DESIGN.md#d1-no-literal-none-user: unset is librados' default client.
-        ...(config.user ? { clientId: config.user } : {}),
+        ...(target.user ? { clientId: target.user } : {}),
         ...(config.connectTimeoutMs !== undefined && config.connectTimeoutMs > 0 ? { timeoutMs: config.connectTimeoutMs } : {}),
       },
       pool: config.pool,
@@ -124,17 +139,29 @@ export class RbdVolumeDriver implements AsyncDisposable {
       reconnectPolicy: this.#policy,
       connectError: (cause) => new VolumeBackendAPIException('Error connecting to ceph cluster.', { cause }),
       closedError: () => new HandleClosedError('RbdVolumeDriver: the driver is closed', 'RbdVolumeDriver'),
-      logger,
+      logger: this.#logger,
     });
-    this.#flattenLimiter = new Semaphore(config.concurrentFlattenOperations);
-    this.#chain = {
+  }
+
+  #newChain(): ChainContext {
+    return {
       session: this.#session,
-      pool: config.pool,
-      logger,
+      pool: this.config.pool,
+      logger: this.#logger,
       flattenLimiter: this.#flattenLimiter,
-      enableDeferredDeletion: config.enableDeferredDeletion,
-      deferredDeletionDelaySec: config.deferredDeletionDelaySec,
+      enableDeferredDeletion: this.config.enableDeferredDeletion,
+      deferredDeletionDelaySec: this.config.deferredDeletionDelaySec,
     };
+  }
+
+  /** How `_setup_volume` mirrors a replicated type's volumes with this configuration. */
+  get #replication(): ReplicationSetup {
+    return { enabled: this.config.replicationDevices.length > 0, mode: this.config.replicationMode };
+  }
+
+  /** The backend id operations go to now: 'default' or a replicationDevices backendId. */
+  get activeBackendId(): string {
+    return this.#active.backendId;
   }
 
   /**
@@ -170,7 +197,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
   /** `_setup_volume` on a new volume's image; when it fails the new image is deleted (as upstream) unless `keep`. */
   async #setup(volume: Volume, name: string, keep = false): Promise<ModelUpdate> {
     try {
-      return await setupVolume(await this.#ioctx(), name, volume, undefined, this.#logger);
+      return await setupVolume(await this.#ioctx(), name, volume, undefined, this.#logger, this.#replication);
     } catch (err) {
       if (!keep) await this.deleteVolume({ ...volume, name }).catch((e: unknown) => this.#logger.warn(`cannot remove ${name}: ${errorText(e)}`));
       throw err;
@@ -191,6 +218,13 @@ export class RbdVolumeDriver implements AsyncDisposable {
         this.purgeTrash().catch((err: unknown) => this.#logger.error(`trash purge failed: ${errorText(err)}`));
       }, this.config.deferredDeletionPurgeIntervalSec * 1000);
       this.#purgeTimer.unref();
+    }
+    const { replicationMode, replicationSnapshotIntervalSec, replicationDevices } = this.config;
+    if (replicationMode === 'snapshot' && replicationDevices.length > 0 && replicationSnapshotIntervalSec > 0 && !this.#mirrorSnapTimer) {
+      this.#mirrorSnapTimer = setInterval(() => {
+        this.createMirrorSnapshots().catch((err: unknown) => this.#logger.error(`mirror snapshot round failed: ${errorText(err)}`));
+      }, replicationSnapshotIntervalSec * 1000);
+      this.#mirrorSnapTimer.unref();
     }
   }
 
@@ -656,7 +690,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
   /** retype: QoS keys the new type drops are removed, then the new type is set up; `diff` defaults to the types' diff. */
   async retype(volume: Volume, newType: VolumeType | null, diff?: VolumeTypeDiff): Promise<{ changed: boolean; modelUpdate: ModelUpdate }> {
     const v = checkVolume(volume);
-    return this.#session.run(async () => retypeVolume(await this.#ioctx(), v.name, volume, newType, diff, this.#logger));
+    return this.#session.run(async () => retypeVolume(await this.#ioctx(), v.name, volume, newType, diff, this.#logger, this.#replication));
   }
 
   /** migrate_volume: same pool → moved; another pool of this cluster → copy, then delete the source; else `moved: false`. */
@@ -702,7 +736,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
       chunkBytes: this.#chunkBytes,
       features: () => this.#features(),
       deleteVolume: (v) => retry(this.#policy, (e) => e instanceof VolumeIsBusy, () => this.deleteVolume(v)),
-      setup: (ioctx, name) => setupVolume(ioctx, name, volume, undefined, this.#logger),
+      setup: (ioctx, name) => setupVolume(ioctx, name, volume, undefined, this.#logger, this.#replication),
     };
   }
 
@@ -730,7 +764,15 @@ export class RbdVolumeDriver implements AsyncDisposable {
 
   /** get_volume_stats: the cached report, refreshed first when `refresh` (or never made). Never throws. */
   async getVolumeStats(refresh = false): Promise<VolumeStats> {
-    if (refresh || !this.#stats) this.#stats = await volumeStats(this.#session, this.config, this.#logger);
+    if (refresh || !this.#stats) {
+      const active = this.#active;
+      const config = { ...this.config, clusterName: active.clusterName, confFile: active.confFile, user: active.user };
+      this.#stats = await volumeStats(this.#session, config, this.#logger);
+      if (this.config.replicationDevices.length > 0) {
+        this.#stats.replication_enabled = true;
+        this.#stats.replication_targets = [DEFAULT_BACKEND, ...this.config.replicationDevices.map((d) => d.backendId)];
+      }
+    }
     return { ...this.#stats };
   }
 
@@ -745,11 +787,11 @@ export class RbdVolumeDriver implements AsyncDisposable {
         name: `${this.config.pool}/${v.name}`,
         hosts,
         ports,
-        cluster_name: this.config.clusterName,
-        auth_enabled: this.config.user !== undefined,
-        auth_username: this.config.user ?? null,
+        cluster_name: this.#active.clusterName,
+        auth_enabled: this.#active.user !== undefined,
+        auth_username: this.#active.user ?? null,
         secret_type: 'ceph',
-        secret_uuid: this.config.secretUuid ?? fsid,
+        secret_uuid: this.#active.secretUuid ?? fsid,
         volume_id: v.id,
         discard: true,
       },
@@ -916,12 +958,78 @@ export class RbdVolumeDriver implements AsyncDisposable {
     await this.#session.run(async () => unmanageSnapshot(await this.#ioctx(), s.volumeName, s.name));
   }
 
+  // ---- replication (lib/cinder/replication.ts, failover.ts) ----------------------------------
+
+  /**
+   * One round of the snapshot-mirroring schedule (replicationMode
+   * 'snapshot'): a mirror snapshot of every primary snapshot-mirrored image
+   * of the pool on the active cluster. checkForSetupError() runs it every
+   * replicationSnapshotIntervalSec. Never throws for one image: see `failed`.
+   */
+  async createMirrorSnapshots(): Promise<MirrorSnapshotRound> {
+    return this.#session.run(async () => createMirrorSnapshots(await this.#ioctx(), this.#logger));
+  }
+
+  #failoverContext(): FailoverContext {
+    return { config: this.config, logger: this.#logger, active: this.#active };
+  }
+
+  /**
+   * failover (Cinder's active/active call): demotes the replicated volumes
+   * on the active cluster where it answers (each connection bounded by
+   * replicationConnectTimeoutMs), promotes them on `secondaryId` (forced for
+   * those not demoted; default: the first device that is not active;
+   * 'default' = failback to the configured cluster). Resolves one update per
+   * volume: `replication_status` 'failed-over' ('enabled' on a failback), or
+   * status 'error' + 'failover-error'; volumes that are not replicated get
+   * status 'error' + 'not-capable' (on a failback: `{}`, untouched). The
+   * driver keeps using its current cluster until failoverCompleted().
+   * UnableToFailOver without replicationDevices; InvalidReplicationTarget
+   * for an unknown id.
+   */
+  async failover(volumes: Array<Volume | VolumeIdent>, secondaryId?: string): Promise<FailoverResult> {
+    if (!Array.isArray(volumes)) throw invalidType('volumes', 'an array of volumes', volumes);
+    const checked = volumes.map((v, i) => {
+      const ref = checkVolumeIdent(v, `volumes[${i}]`);
+      return { ...(typeof v === 'object' ? v : {}), id: ref.id, name: ref.name, size: ref.size ?? 0 } as Volume;
+    });
+    if (secondaryId !== undefined) checkString(secondaryId, 'secondaryId');
+    return failoverVolumes(this.#failoverContext(), checked, secondaryId);
+  }
+
+  /**
+   * failover_completed: every later operation (create, delete, snapshot,
+   * connection info with that cluster's monitors and secret, stats) goes to
+   * `secondaryId` (same default as failover()). The old connection is shut
+   * down.
+   */
+  async failoverCompleted(secondaryId?: string): Promise<void> {
+    if (secondaryId !== undefined) checkString(secondaryId, 'secondaryId');
+    const target = failoverTarget(this.config, this.#active.backendId, secondaryId);
+    const old = this.#session;
+    this.#active = target;
+    this.#session = this.#newSession(target);
+    this.#chain = this.#newChain();
+    this.#stats = undefined;
+    this.#logger.info(`RBD driver active backend is now ${target.backendId}.`);
+    await old.close().catch((err: unknown) => this.#logger.debug(`closing the old connection: ${errorText(err)}`));
+  }
+
+  /** failover_host: failover() then failoverCompleted() (Cinder without active/active). */
+  async failoverHost(volumes: Array<Volume | VolumeIdent>, secondaryId?: string): Promise<FailoverResult> {
+    const result = await this.failover(volumes, secondaryId);
+    await this.failoverCompleted(secondaryId);
+    return result;
+  }
+
   // ---- lifetime ---------------------------------------------------------------------------
 
-  /** Stops the purge task and shuts the connection down. Idempotent. */
+  /** Stops the purge and mirror snapshot tasks and shuts the connection down. Idempotent. */
   async close(): Promise<void> {
     if (this.#purgeTimer) clearInterval(this.#purgeTimer);
     this.#purgeTimer = undefined;
+    if (this.#mirrorSnapTimer) clearInterval(this.#mirrorSnapTimer);
+    this.#mirrorSnapTimer = undefined;
     await this.#session.close();
   }
 

@@ -195,3 +195,32 @@ export class Forbidden extends CinderError {
     super(message, 'ERR_CINDER_FORBIDDEN', options);
   }
 }
+
+/** ReplicationError: enabling or disabling a volume's mirroring failed (the cause is the Ceph error). */
+export class ReplicationError extends CinderError {
+  readonly volumeId: string;
+  readonly reason: string;
+  constructor(reason: string, volumeId: string, options?: { cause?: unknown }) {
+    super(`Volume ${volumeId} replication error: ${reason}`, 'ERR_CINDER_REPLICATION_ERROR', options);
+    this.volumeId = volumeId;
+    this.reason = reason;
+  }
+}
+
+/** InvalidReplicationTarget: an unknown failover target, or none left to fail over to. */
+export class InvalidReplicationTarget extends CinderError {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(`Invalid Replication Target: ${reason}`, 'ERR_CINDER_INVALID_REPLICATION_TARGET');
+    this.reason = reason;
+  }
+}
+
+/** UnableToFailOver: failover was asked of a driver without replication devices. */
+export class UnableToFailOver extends CinderError {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(`Unable to failover to replication target: ${reason}`, 'ERR_CINDER_UNABLE_TO_FAIL_OVER');
+    this.reason = reason;
+  }
+}

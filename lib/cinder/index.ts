@@ -36,7 +36,11 @@ export type {
   ManageableVolume,
   VolumeStats,
   VolumeType,
+  ReplicationDevice,
+  FailoverResult,
+  VolumeUpdate,
 } from './types';
+export { ReplicationStatus, type MirrorSnapshotRound } from './replication';
 export { QOS_KEY_MAP, MULTIATTACH_EXCLUSIONS } from './volume-type';
 export type { VolumeTypeDiff } from './retype';
 export type { ManageableSnapshot } from './snapshot-manage';

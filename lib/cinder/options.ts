@@ -1,10 +1,14 @@
 /** Option resolution and argument checks of the Cinder driver. */
 import { checkRbdName, invalidType, outOfRange } from '../validate';
 import { InvalidConfigurationValue, NotSupported } from './errors';
-import type { ImageLocation, ImageMeta, RbdVolumeDriverOptions, Snapshot, Volume } from './types';
+import type { ImageLocation, ImageMeta, RbdVolumeDriverOptions, ReplicationDevice, Snapshot, Volume } from './types';
 
-export type Resolved = Required<Omit<RbdVolumeDriverOptions, 'user' | 'confFile' | 'secretUuid' | 'keyringConf' | 'connectTimeoutMs' | 'imageConversionDir' | 'volumeBackendName' | 'logger'>> &
-  Pick<RbdVolumeDriverOptions, 'user' | 'confFile' | 'secretUuid' | 'keyringConf' | 'connectTimeoutMs' | 'imageConversionDir' | 'volumeBackendName'>;
+type Optional = 'user' | 'confFile' | 'secretUuid' | 'keyringConf' | 'connectTimeoutMs' | 'imageConversionDir' | 'volumeBackendName' | 'activeBackendId' | 'replicationConnectTimeoutMs';
+export type Resolved = Required<Omit<RbdVolumeDriverOptions, Optional | 'logger' | 'replicationDevices'>> &
+  Pick<RbdVolumeDriverOptions, Optional> & {
+    /** Each with confFile and user filled in (upstream's defaults). */
+    replicationDevices: Array<Required<Omit<ReplicationDevice, 'secretUuid'>> & Pick<ReplicationDevice, 'secretUuid'>>;
+  };
 
 function bool(v: unknown, name: string, dflt: boolean): boolean {
   if (v === undefined) return dflt;
@@ -24,15 +28,52 @@ function str(v: unknown, name: string): string | undefined {
   return v;
 }
 
+/**
+ * replication_device entries as upstream parses them: backendId required
+ * (a name, not 'default'), unique; conf defaults to /etc/ceph/<id>.conf,
+ * user to the driver's user or 'cinder', secretUuid to the driver's.
+ */
+function replicationDevices(v: unknown, user: string | undefined, secretUuid: string | undefined): Resolved['replicationDevices'] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new InvalidConfigurationValue('replicationDevices', v, 'expected an array of { backendId, confFile?, user?, secretUuid? }');
+  const seen = new Set<string>();
+  return v.map((d: unknown, i) => {
+    const name = `replicationDevices[${i}]`;
+    if (d === null || typeof d !== 'object' || Array.isArray(d)) throw new InvalidConfigurationValue(name, d, 'expected an object');
+    const dev = d as Record<string, unknown>;
+    const id = str(dev.backendId, `${name}.backendId`);
+    if (!id) throw new InvalidConfigurationValue(`${name}.backendId`, dev.backendId, 'Missing backend_id in replication_device configuration.');
+    if (id === 'default' || /[\s/:]/.test(id)) throw new InvalidConfigurationValue(`${name}.backendId`, id, "a name without spaces, '/' or ':', not 'default'");
+    if (seen.has(id)) throw new InvalidConfigurationValue(`${name}.backendId`, id, 'duplicate backendId');
+    seen.add(id);
+    const secret = str(dev.secretUuid, `${name}.secretUuid`) || secretUuid;
+    return {
+      backendId: id,
+      confFile: str(dev.confFile, `${name}.confFile`) || `/etc/ceph/${id}.conf`,
+      user: str(dev.user, `${name}.user`) || user || 'cinder',
+      ...(secret ? { secretUuid: secret } : {}),
+    };
+  });
+}
+
 export function resolveOptions(o: RbdVolumeDriverOptions): Resolved {
+  const user = str(o.user, 'user') || undefined;
+  const secretUuid = str(o.secretUuid, 'secretUuid') || undefined;
+  const devices = replicationDevices(o.replicationDevices, user, secretUuid);
+  const active = str(o.activeBackendId, 'activeBackendId') || undefined;
+  if (active !== undefined && active !== 'default' && !devices.some((d) => d.backendId === active)) {
+    throw new InvalidConfigurationValue('activeBackendId', active, 'not a replicationDevices backendId');
+  }
+  const mode = o.replicationMode ?? 'journal';
+  if (mode !== 'journal' && mode !== 'snapshot') throw new InvalidConfigurationValue('replicationMode', mode, "expected 'journal' or 'snapshot'");
   const ratio = o.maxOverSubscriptionRatio ?? 20.0;
   if (ratio !== 'auto' && (typeof ratio !== 'number' || !(ratio >= 1))) throw new InvalidConfigurationValue('maxOverSubscriptionRatio', ratio);
   return {
     pool: str(o.pool, 'pool') ?? 'rbd',
-    user: str(o.user, 'user') || undefined,
+    user,
     confFile: str(o.confFile, 'confFile') || undefined,
     clusterName: str(o.clusterName, 'clusterName') ?? 'ceph',
-    secretUuid: str(o.secretUuid, 'secretUuid') || undefined,
+    secretUuid,
     keyringConf: str(o.keyringConf, 'keyringConf') || undefined,
     flattenVolumeFromSnapshot: bool(o.flattenVolumeFromSnapshot, 'flattenVolumeFromSnapshot', false),
     maxCloneDepth: int(o.maxCloneDepth, 'maxCloneDepth', 5, Number.MIN_SAFE_INTEGER),
@@ -51,6 +92,12 @@ export function resolveOptions(o: RbdVolumeDriverOptions): Resolved {
     maxOverSubscriptionRatio: ratio,
     reportDynamicTotalCapacity: bool(o.reportDynamicTotalCapacity, 'reportDynamicTotalCapacity', true),
     ioConcurrency: int(o.ioConcurrency, 'ioConcurrency', 4, 1),
+    replicationDevices: devices,
+    replicationConnectTimeoutMs:
+      o.replicationConnectTimeoutMs === undefined ? 5000 : o.replicationConnectTimeoutMs < 0 ? undefined : int(o.replicationConnectTimeoutMs, 'replicationConnectTimeoutMs', 5000, 0),
+    replicationMode: mode,
+    replicationSnapshotIntervalSec: int(o.replicationSnapshotIntervalSec, 'replicationSnapshotIntervalSec', 60, 0),
+    activeBackendId: active === 'default' ? undefined : active,
   };
 }
 

@@ -5,6 +5,7 @@
 import type { Logger } from '../logger';
 import type { IoCtx } from '../rados';
 import { withImage } from '../internal/image';
+import type { ReplicationSetup } from './replication';
 import type { ModelUpdate, Volume, VolumeType } from './types';
 import { QOS_KEY_MAP, checkVolumeType, imageQos, removeQosKeys, setupVolume } from './volume-type';
 
@@ -57,6 +58,7 @@ export async function retypeVolume(
   newType: VolumeType | null,
   diff: VolumeTypeDiff | undefined,
   logger: Logger,
+  replication?: ReplicationSetup,
 ): Promise<{ changed: boolean; modelUpdate: ModelUpdate }> {
   checkVolumeType(newType);
   const d = diff ?? volumeTypeDiff(volume.volumeType, newType);
@@ -64,5 +66,5 @@ export async function retypeVolume(
     await withImage(ioctx, name, {}, async (img) => removeQosKeys(img, qosKeysToRemove(d.qos_specs ?? {}, await imageQos(img)), logger));
   }
   // New keys are set by _setup_volume (only for a back-end/both consumer).
-  return { changed: true, modelUpdate: await setupVolume(ioctx, name, volume, newType, logger) };
+  return { changed: true, modelUpdate: await setupVolume(ioctx, name, volume, newType, logger, replication) };
 }

@@ -51,8 +51,64 @@ export interface RbdVolumeDriverOptions {
   reportDynamicTotalCapacity?: boolean;
   /** Parallel aio requests when copying image data. Default 4. */
   ioConcurrency?: number;
+  /**
+   * replication_device: the clusters this backend's replicated volumes are
+   * mirrored to (RBD mirroring between the clusters is the operator's: pool
+   * mirror mode 'image', peers, an rbd-mirror daemon per receiving site).
+   * The pool has the same name on every cluster. Default none (stats report
+   * `replication_enabled: false`).
+   */
+  replicationDevices?: ReplicationDevice[];
+  /** replication_connect_timeout in ms: bounds each connection (and its ops) of a demote or promote. Default 5000; negative = librados' defaults. */
+  replicationConnectTimeoutMs?: number;
+  /**
+   * How a replicated type's volumes are mirrored: 'journal' (default, as
+   * upstream: exclusive-lock and journaling enabled, every write replayed in
+   * order) or 'snapshot' (mirror snapshots, copied by the peer's rbd-mirror).
+   */
+  replicationMode?: 'journal' | 'snapshot';
+  /**
+   * 'snapshot' mode only: every this many seconds the driver (once
+   * checkForSetupError() ran) creates a mirror snapshot of each primary
+   * snapshot-mirrored image of the pool (createMirrorSnapshots()). Default
+   * 60; 0 = never (schedule them yourself, e.g. `rbd mirror snapshot schedule add`).
+   */
+  replicationSnapshotIntervalSec?: number;
+  /**
+   * The backend id this driver starts on (Cinder's active_backend_id after a
+   * failover: a replicationDevices backendId, or 'default'/unset for the
+   * configured cluster).
+   */
+  activeBackendId?: string;
   /** Where log lines go. Default: the library's logger (setLogger), silent unless one is set. */
   logger?: Logger;
+}
+
+/** One replication_device entry: a secondary cluster. */
+export interface ReplicationDevice {
+  /** backend_id: the name failover(…, secondaryId) takes. */
+  backendId: string;
+  /** conf: the secondary cluster's ceph.conf. Default `/etc/ceph/<backendId>.conf` (as upstream). */
+  confFile?: string;
+  /** user: cephx id on the secondary. Default the driver's `user`, else 'cinder' (as upstream). */
+  user?: string;
+  /** secret_uuid: libvirt secret for the secondary. Default the driver's `secretUuid`, else that cluster's fsid. */
+  secretUuid?: string;
+}
+
+/** One entry of failover()'s `volumeUpdates`. */
+export interface VolumeUpdate {
+  volume_id: string;
+  updates: ModelUpdate;
+}
+
+/** What failover() / failoverHost() resolve. */
+export interface FailoverResult {
+  /** The backend now active ('default' after a failback). */
+  activeBackendId: string;
+  volumeUpdates: VolumeUpdate[];
+  /** Replication groups are not implemented: always []. */
+  groupUpdates: [];
 }
 
 /** A Cinder volume type: extra specs (`multiattach`, `replication_enabled`) and its QoS specs. */
@@ -80,7 +136,10 @@ export interface Volume {
   volumeType?: VolumeType | null;
   /** What the driver stored: `{"saved_features":N}` for a multiattach volume. */
   providerLocation?: string | null;
+  /** What the driver stored for a replicated volume: `{"had_exclusive_lock":B,"had_journaling":B}`. */
   replicationDriverData?: string | null;
+  /** Cinder's replication_status ('enabled', 'disabled', 'failed-over', 'not-capable', …); failover() looks at it. */
+  replicationStatus?: string | null;
   /** Cinder's status ('available', 'in-use', …); migrateVolume looks at it. */
   status?: string;
 }
@@ -181,4 +240,6 @@ export interface VolumeStats {
   qos_support: boolean;
   volume_backend_name: string;
   replication_enabled: boolean;
+  /** 'default' and every replication device's backendId, when replication is enabled. */
+  replication_targets?: string[];
 }

@@ -5,7 +5,8 @@
  * set` writes them); a multiattach type disables the features that make
  * two hosts fight over the image (exclusive-lock, object-map, fast-diff,
  * journaling) and saves the original features in `provider_location`;
- * replicated types are refused until mirroring is implemented.
+ * a replicated type enables RBD mirroring of the image
+ * (lib/cinder/replication.ts).
  */
 import { RBD_FEATURE_EXCLUSIVE_LOCK, RBD_FEATURE_FAST_DIFF, RBD_FEATURE_JOURNALING, RBD_FEATURE_OBJECT_MAP } from '../constants';
 import { ImageNotFound } from '../errors';
@@ -15,7 +16,8 @@ import type { Logger } from '../logger';
 import type { IoCtx } from '../rados';
 import { RbdConfig } from '../rbd-config';
 import type { Image } from '../rbd';
-import { InvalidInput, NotSupported, RBDDriverException, VolumeBackendAPIException } from './errors';
+import { InvalidInput, RBDDriverException, ReplicationError, VolumeBackendAPIException } from './errors';
+import { ReplicationStatus, disableReplication, enableReplication, type ReplicationSetup } from './replication';
 import type { ModelUpdate, Volume, VolumeType } from './types';
 
 /** Cinder QoS spec key → librbd option (upstream QOS_KEY_MAP; docs/DESIGN.md#d17-qos-total-iops-burst-key). */
@@ -57,7 +59,6 @@ export function backEndQosSpecs(type: VolumeType | null | undefined): Record<str
 /**
  * Refuses a type the driver cannot honour, before anything is created:
  * replication with multiattach (RBDDriverException, as upstream), a
- * replicated type (NotSupported until RBD mirroring is implemented), a
  * back-end QoS value that is not a non-negative integer (InvalidInput).
  */
 export function checkVolumeType(type: VolumeType | null | undefined): void {
@@ -65,7 +66,6 @@ export function checkVolumeType(type: VolumeType | null | undefined): void {
   if (typeof type !== 'object') throw new InvalidInput(`volumeType must be an object, got ${typeof type}`);
   const replicated = isReplicatedType(type);
   if (replicated && isMultiattachType(type)) throw new RBDDriverException('Replication and Multiattach are mutually exclusive.');
-  if (replicated) throw new NotSupported(`volume type ${type.name ?? type.id ?? ''} has replication_enabled='<is> True': RBD mirroring is not supported by this driver`);
   const specs = backEndQosSpecs(type);
   for (const [key, value] of Object.entries(specs ?? {})) {
     if (key in QOS_KEY_MAP && !/^\d+$/.test(String(value).trim())) throw new InvalidInput(`QoS spec ${key}=${String(value)} is not a non-negative integer`);
@@ -136,14 +136,25 @@ async function disableMultiattach(image: Image, providerLocation: string | null 
  * `_setup_volume(volume, newType?)`: applies the (new) type to the volume's
  * image. Without `newType` the volume's own type is set up from scratch (a
  * create path); with it, the change from the volume's current type (retype).
- * Resolves the model update (`provider_location`, `replication_status`).
+ * Resolves the model update (`provider_location`, `replication_status`,
+ * `replication_driver_data`). Mirroring that cannot be enabled or disabled
+ * is ReplicationError (the Ceph error as `cause`).
  */
-export async function setupVolume(ioctx: IoCtx, name: string, volume: Volume, newType: VolumeType | null | undefined, logger: Logger): Promise<ModelUpdate> {
+export async function setupVolume(
+  ioctx: IoCtx,
+  name: string,
+  volume: Volume,
+  newType: VolumeType | null | undefined,
+  logger: Logger,
+  replication: ReplicationSetup = { enabled: false, mode: 'journal' },
+): Promise<ModelUpdate> {
   const retyping = newType !== undefined;
   const type = retyping ? newType : volume.volumeType;
   checkVolumeType(type);
   const hadMultiattach = retyping && isMultiattachType(volume.volumeType);
   const wantMultiattach = isMultiattachType(type);
+  const hadReplication = retyping && isReplicatedType(volume.volumeType);
+  const wantReplication = isReplicatedType(type);
   const specs = backEndQosSpecs(type);
   return withImage(ioctx, name, {}, async (image) => {
     const update: ModelUpdate = {};
@@ -154,9 +165,27 @@ export async function setupVolume(ioctx: IoCtx, name: string, volume: Volume, ne
         throw new VolumeBackendAPIException(`Failed to set qos specs for rbd image ${name}, due to ${errorText(err)}.`, { cause: err });
       }
     }
+    // A multiattach type going away first gives back the features journaling needs.
+    if (!wantMultiattach && hadMultiattach) Object.assign(update, await disableMultiattach(image, volume.providerLocation));
+    if (wantReplication && !hadReplication) {
+      try {
+        Object.assign(update, await enableReplication(image, replication.mode));
+      } catch (err) {
+        logger.error(`cannot enable mirroring of ${name}: ${errorText(err)}`);
+        throw new ReplicationError('Failed to enable image replication', volume.id, { cause: err });
+      }
+    } else if (!wantReplication && hadReplication) {
+      try {
+        Object.assign(update, await disableReplication(image, volume.replicationDriverData));
+      } catch (err) {
+        logger.error(`cannot disable mirroring of ${name}: ${errorText(err)}`);
+        throw new ReplicationError('Failed to disable image replication', volume.id, { cause: err });
+      }
+    } else if (!wantReplication && replication.enabled) {
+      update.replication_status = ReplicationStatus.DISABLED;
+    }
     // docs/DESIGN.md#d18-multiattach-features-saved-once: a type that stays multiattach keeps the saved features.
     if (wantMultiattach && !hadMultiattach) Object.assign(update, await enableMultiattach(image));
-    else if (!wantMultiattach && hadMultiattach) Object.assign(update, await disableMultiattach(image, volume.providerLocation));
     return update;
   });
 }
