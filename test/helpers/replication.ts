@@ -1,0 +1,117 @@
+/**
+ * Cinder replication on a mirrored pair (scripts/mirror-pair.sh): a driver
+ * on site A with site B as its replication device, and the steps the short
+ * (test/integration) and long (test/reliability) tests share: write random
+ * data to a replicated volume, wait until B has it, fail over (A alive or
+ * frozen), write on B, resync A after a forced failover, fail back.
+ */
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+
+import { Image, type IoCtx, RbdVolumeDriver, type RbdVolumeDriverOptions, type Volume, type VolumeType } from '../../lib';
+import { type MirrorPair, exportMd5, mirrorPairScript, waitExportMd5, waitFor } from './mirror-pair';
+
+const run = promisify(execFile);
+
+export const POOL = 'volumes';
+export const SITE_B = 'site-b';
+export const REPLICATED: VolumeType = { id: 'repl', name: 'replicated', extraSpecs: { replication_enabled: '<is> True' } };
+export const PLAIN: VolumeType = { id: 'plain', name: 'plain', extraSpecs: {} };
+
+/** A driver on site A of the pair, with B as replication device 'site-b'. */
+export function openReplicatedDriver(pair: MirrorPair, options: RbdVolumeDriverOptions = {}): Promise<RbdVolumeDriver> {
+  return RbdVolumeDriver.open({
+    pool: POOL,
+    confFile: pair.confA,
+    connectTimeoutMs: 60_000,
+    // A demoted image answers EBUSY to promote until B replayed the demotion: 1+2+4+8+16 s of retries.
+    connectionRetries: 6,
+    connectionIntervalMs: 1000,
+    replicationDevices: [{ backendId: SITE_B, confFile: pair.confB }],
+    replicationConnectTimeoutMs: 3000,
+    ...options,
+  });
+}
+
+export function newVolume(type: VolumeType | null, sizeGiB = 1): Volume & { name: string } {
+  const id = randomUUID();
+  return { id, name: `volume-${id}`, size: sizeGiB, volumeType: type, status: 'available' };
+}
+
+/** Writes `bytes` of random data at offset 0 (8 MiB writes), flushed; resolves the md5 of the whole image. */
+export async function writeRandom(ioctx: IoCtx, name: string, bytes: number, offset = 0): Promise<void> {
+  const image = await Image.open(ioctx, name);
+  try {
+    for (let off = 0; off < bytes; off += 8 << 20) await image.write(randomBytes(Math.min(8 << 20, bytes - off)), offset + off);
+    await image.flush();
+  } finally {
+    await image.close();
+  }
+}
+
+/** md5 of the volume on the site of `conf`. */
+export function md5(conf: string, name: string): Promise<string> {
+  return exportMd5(conf, POOL, name);
+}
+
+/** Waits until the site of `conf` has exactly `want` for the volume; resolves the seconds it took. */
+export async function waitSame(conf: string, name: string, want: string, ms: number): Promise<number> {
+  const t0 = Date.now();
+  await waitExportMd5(conf, POOL, name, want, ms);
+  return (Date.now() - t0) / 1000;
+}
+
+export async function mirrorInfo(ioctx: IoCtx, name: string): Promise<{ state: string; primary: boolean }> {
+  const image = await Image.open(ioctx, name, { readOnly: true });
+  try {
+    const info = await image.mirrorGetInfo();
+    return { state: info.state, primary: info.primary };
+  } finally {
+    await image.close();
+  }
+}
+
+export async function features(ioctx: IoCtx, name: string): Promise<number> {
+  const image = await Image.open(ioctx, name, { readOnly: true });
+  try {
+    return await image.features();
+  } finally {
+    await image.close();
+  }
+}
+
+/** SIGSTOPs (freeze) or SIGCONTs (thaw) every daemon of one site by its pid files. */
+export async function signalSite(action: 'freeze' | 'thaw', dir: string): Promise<void> {
+  await run('bash', [mirrorPairScript, action, dir]);
+}
+
+/**
+ * After a forced failover both copies are primary: A's copy is demoted and
+ * resynced from B (the operator's step; upstream Cinder does not do it),
+ * then the call waits until A has B's data again.
+ */
+export async function resyncFrom(ioA: IoCtx, name: string, confA: string, want: string, ms: number): Promise<void> {
+  await waitFor(`demote + resync of ${name} on A`, 60_000, async () => {
+    const image = await Image.open(ioA, name);
+    try {
+      if ((await image.mirrorGetInfo()).primary) await image.mirrorDemote();
+      await image.mirrorResync();
+    } finally {
+      await image.close();
+    }
+    return true;
+  });
+  await waitSame(confA, name, want, ms);
+}
+
+export function md5Of(data: Buffer): string {
+  return createHash('md5').update(data).digest('hex');
+}
+
+export function assertUpdate(updates: Array<{ volume_id: string; updates: Record<string, unknown> }>, id: string, want: Record<string, unknown>): void {
+  const u = updates.find((x) => x.volume_id === id);
+  assert.ok(u, `no update for ${id} in ${JSON.stringify(updates)}`);
+  assert.deepEqual(u.updates, want);
+}
