@@ -132,6 +132,32 @@ describe('Cinder replication: failover and failback on a mirrored pair', functio
     await waitFor(`${v.name} gone from B`, 60_000, async () => ((await Rbd.list(ioB)).includes(v.name) ? undefined : true));
   });
 
+  it("replicationMode 'snapshot': mirror snapshots by createMirrorSnapshots(), B catches up, retype away disables", async function () {
+    this.timeout(120_000);
+    const snapDriver = await openReplicatedDriver(pair as MirrorPair, { replicationMode: 'snapshot', replicationSnapshotIntervalSec: 0 });
+    try {
+      const v = newVolume(REPLICATED);
+      const update = await snapDriver.createVolume(v);
+      const f = await features(ioA, v.name);
+      const hadLock = (f & RBD_FEATURE_EXCLUSIVE_LOCK) !== 0;
+      assert.deepEqual(update, { replication_status: 'enabled', replication_driver_data: `{"had_exclusive_lock":${hadLock},"had_journaling":false,"mode":"snapshot"}` });
+      assert.equal(f & RBD_FEATURE_JOURNALING, 0);
+      assert.deepEqual(await mirrorInfo(ioA, v.name), { state: 'enabled', primary: true });
+      await writeRandom(ioA, v.name, 8 * MiB);
+      const sum = await md5(ioA, v.name);
+      const round = await snapDriver.createMirrorSnapshots();
+      assert.ok(round.created.includes(v.name), JSON.stringify(round));
+      assert.deepEqual(round.failed, []);
+      await waitSame(ioB, v.name, sum, 90_000);
+      const back = await snapDriver.retype({ ...v, replicationDriverData: update.replication_driver_data as string }, PLAIN);
+      assert.deepEqual(back.modelUpdate, { replication_status: 'disabled', replication_driver_data: null });
+      assert.equal((await mirrorInfo(ioA, v.name)).state, 'disabled');
+      assert.equal(await features(ioA, v.name), f);
+    } finally {
+      await snapDriver.close();
+    }
+  });
+
   it('failoverHost with A alive (demote + promote), operations on B, failback; a plain volume is reported, untouched', async function () {
     this.timeout(240_000);
     const p = pair as MirrorPair;
