@@ -82,6 +82,7 @@ export { radosVersion, type ListedObject, type ObjectsOptions } from './rados-ad
 export {
   RbdMirror,
   mirrorReplayProgress,
+  mirrorSyncPercent,
   RBD_MIRROR_MODE_DISABLED,
   RBD_MIRROR_MODE_IMAGE,
   RBD_MIRROR_MODE_POOL,

@@ -273,6 +273,24 @@ export function mirrorReplayProgress(status: Pick<MirrorSiteStatus, 'state' | 'd
   return { details, caughtUp: null };
 }
 
+/**
+ * How far the initial sync (or a snapshot-mode sync) of a non-primary copy
+ * is, in percent, from its site status: journal mode reports it while
+ * 'syncing' ("bootstrapping, IMAGE_SYNC/COPY_IMAGE 51%"), snapshot mode
+ * inside the replaying details (`syncing_percent`); a copy that replays
+ * otherwise is synced (100: how far its replay lags is
+ * mirrorReplayProgress().caughtUp). null for other states.
+ */
+export function mirrorSyncPercent(status: Pick<MirrorSiteStatus, 'state' | 'description'>): number | null {
+  if (status.state === 'syncing') {
+    const m = /(\d{1,3})%/.exec(status.description);
+    return m ? Math.min(100, Number(m[1])) : 0;
+  }
+  if (status.state !== 'replaying') return null;
+  const pct = mirrorReplayProgress(status).details?.syncing_percent;
+  return typeof pct === 'number' && Number.isFinite(pct) ? Math.max(0, Math.min(100, pct)) : 100;
+}
+
 /** Options of mirrorCreateSnapshot: the quiesce flags of rbd_mirror_image_create_snapshot2. */
 export type MirrorSnapshotOptions = GroupSnapCreateOptions;
 

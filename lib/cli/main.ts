@@ -4,7 +4,8 @@
  *
  *   ceph-rbd cluster up|down|status        a local micro cluster (scripts/micro-osd.sh)
  *   ceph-rbd image upload|download|delete|info|ls       Glance-style images
- *   ceph-rbd volume create|delete|snapshot|…|stats       Cinder-style volumes
+ *   ceph-rbd volume create|delete|snapshot|…|stats|failover   Cinder-style volumes
+ *   ceph-rbd mirror status                 RBD mirroring of a pool, initial sync progress
  *
  * Exit status: 0 success, 1 Ceph/store/driver error, 2 usage error, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP).
  */
@@ -16,6 +17,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCluster } from './cluster';
 import { addCommonOptions, errorJson, exitCodeFor, formatError, packageRoot } from './common';
 import { registerImage } from './image';
+import { registerMirror } from './mirror';
 import { registerVolume } from './volume';
 
 function version(): string {
@@ -30,7 +32,7 @@ function version(): string {
 export function buildProgram(): Command {
   const program = new Command('ceph-rbd');
   program
-    .description('Ceph RBD from the shell: Glance-style images, Cinder-style volumes, a local micro cluster')
+    .description('Ceph RBD from the shell: Glance-style images, Cinder-style volumes, RBD mirroring, a local micro cluster')
     .version(version(), '-V, --version')
     .enablePositionalOptions()
     .exitOverride()
@@ -49,6 +51,7 @@ export function buildProgram(): Command {
   registerCluster(program);
   registerImage(program);
   registerVolume(program);
+  registerMirror(program);
   return program;
 }
 

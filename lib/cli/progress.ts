@@ -107,3 +107,36 @@ export function opsBar(o: CommonOptions, label: string): Progress {
     },
   };
 }
+
+/** A percent bar with a free-text suffix, e.g. `sync     [████░░░░] 42% | 3/5 images replaying`. */
+export function percentBar(o: CommonOptions, label: string): Progress & { note(text: string): void } {
+  if (!enabled(o)) return { ...none, note: () => undefined };
+  const bar = new SingleBar({
+    format: `${label.padEnd(8)} [{bar}] {percentage}% | {note}`,
+    stream: process.stderr,
+    barsize: 30,
+    hideCursor: true,
+    noTTYOutput: process.stderr.isTTY !== true,
+    notTTYSchedule: 1000,
+    fps: 10,
+    barCompleteChar: '\u2588',
+    barIncompleteChar: '\u2591',
+  });
+  let note = '';
+  bar.start(100, 0, { note });
+  let stopped = false;
+  return {
+    note(text) {
+      note = text;
+    },
+    update(done) {
+      if (stopped) return;
+      bar.update(Math.max(0, Math.min(100, Math.round(done))), { note });
+    },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      bar.stop();
+    },
+  };
+}

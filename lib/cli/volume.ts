@@ -30,6 +30,7 @@ import {
 } from './common';
 import { storeOptions } from './image';
 import { bytesBar, opsBar } from './progress';
+import { registerFailover } from './volume-failover';
 
 interface VolumeOpts {
   pool: string;
@@ -203,6 +204,7 @@ export function registerVolume(program: Command): void {
   registerCopies(leaf);
   registerMaintenance(leaf);
   registerInventory(leaf);
+  registerFailover(leaf, driverOptions);
 }
 
 function infoLines(v: VolumeInfo): string[] {

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 
-import { type IoCtx, type Rados, Image, MirrorPeerExists, MirrorPeerNotFound, ObjectNotFound, RbdMirror, errorClassFor, mirrorReplayProgress } from '../../lib';
+import { type IoCtx, type Rados, Image, MirrorPeerExists, MirrorPeerNotFound, ObjectNotFound, RbdMirror, errorClassFor, mirrorReplayProgress, mirrorSyncPercent } from '../../lib';
 
 /** Argument checks run before anything reaches the addon: a stand-in handle is enough. */
 const io = {} as IoCtx;
@@ -69,5 +69,15 @@ describe('RBD mirroring without a cluster', () => {
     assert.deepEqual(mirrorReplayProgress({ state: 'stopped', description: 'local image is primary' }), { details: null, caughtUp: null });
     assert.deepEqual(mirrorReplayProgress({ state: 'replaying', description: 'replaying, {not json' }), { details: null, caughtUp: null });
     assert.deepEqual(mirrorReplayProgress({ state: 'replaying', description: 'replaying, {"x":1}' }), { details: { x: 1 }, caughtUp: null });
+  });
+
+  it('mirrorSyncPercent reads initial-sync progress (journal bootstrapping, snapshot syncing_percent)', () => {
+    assert.equal(mirrorSyncPercent({ state: 'syncing', description: 'bootstrapping, IMAGE_SYNC/COPY_IMAGE 51%' }), 51);
+    assert.equal(mirrorSyncPercent({ state: 'syncing', description: 'bootstrapping, OPEN_LOCAL_IMAGE' }), 0);
+    assert.equal(mirrorSyncPercent({ state: 'replaying', description: 'replaying, {"replay_state":"syncing","syncing_percent":37,"remote_snapshot_timestamp":2,"local_snapshot_timestamp":1}' }), 37);
+    const caughtUp = 'replaying, {"primary_position":{"entry_tid":3},"non_primary_position":{"entry_tid":3},"entries_behind_primary":0}';
+    assert.equal(mirrorSyncPercent({ state: 'replaying', description: caughtUp }), 100);
+    assert.equal(mirrorSyncPercent({ state: 'replaying', description: 'replaying, {"primary_position":{"entry_tid":3},"non_primary_position":{"entry_tid":1},"entries_behind_primary":2}' }), 100);
+    assert.equal(mirrorSyncPercent({ state: 'stopped', description: 'local image is primary' }), null);
   });
 });
