@@ -11,7 +11,7 @@ import { withImage } from '../internal/image';
 import { sleep } from '../internal/retry';
 import { Rados, type IoCtx } from '../rados';
 import { RbdMirror, mirrorReplayProgress, mirrorSyncPercent, type MirrorSiteStatus } from '../rbd-mirror';
-import { addCommonOptions, type CommonOptions, commonOptions, connectOptions, interruptSignal, output, parseInteger, table, target } from './common';
+import { addCommonOptions, collect, type CommonOptions, commonOptions, connectOptions, interruptSignal, output, parseInteger, table, target } from './common';
 import { percentBar } from './progress';
 
 interface StatusOpts {
@@ -19,6 +19,7 @@ interface StatusOpts {
   watch?: boolean;
   interval: number;
   maxWait: number;
+  image?: string[];
 }
 
 export interface SiteView {
@@ -66,14 +67,15 @@ async function roleOf(ioctx: IoCtx, name: string): Promise<ImageView['role']> {
   }
 }
 
-/** Everything `mirror status` shows, read once. */
-export async function poolMirrorView(rados: Rados, ioctx: IoCtx, pool: string): Promise<PoolMirrorView> {
+/** Everything `mirror status` shows, read once; `only`: just these images. */
+export async function poolMirrorView(rados: Rados, ioctx: IoCtx, pool: string, only?: ReadonlySet<string>): Promise<PoolMirrorView> {
   const mode = await RbdMirror.getMode(ioctx);
   const peers = mode === 'disabled' ? [] : await RbdMirror.listPeers(ioctx);
   const siteOf = new Map(peers.map((p) => [p.mirrorUuid, p.siteName]));
   const images: ImageView[] = [];
   if (mode !== 'disabled') {
     for await (const { id, status } of RbdMirror.imageStatuses(ioctx)) {
+      if (only && !only.has(status.name)) continue;
       const local = status.siteStatuses.find((s) => s.mirrorUuid === '');
       const role = await roleOf(ioctx, status.name);
       const nonPrimary = role === 'non-primary' && local !== undefined;
@@ -99,12 +101,17 @@ export async function poolMirrorView(rados: Rados, ioctx: IoCtx, pool: string): 
   };
 }
 
-/** The non-primary copies' overall initial-sync progress (the mean of their percents, unknown = 0) and how many are caught up. */
-export function overallSync(view: PoolMirrorView): { percent: number; replicas: number; caughtUp: number } {
+/**
+ * The non-primary copies' overall initial-sync progress (the mean of their
+ * percents, unknown = 0) and how many are caught up; `expected` images
+ * (named with --image) that are not there yet count as replicas at 0%.
+ */
+export function overallSync(view: PoolMirrorView, expected = 0): { percent: number; replicas: number; caughtUp: number } {
   const replicas = view.images.filter((i) => i.role === 'non-primary');
-  if (replicas.length === 0) return { percent: 100, replicas: 0, caughtUp: 0 };
+  const total = Math.max(replicas.length, expected);
+  if (total === 0) return { percent: 100, replicas: 0, caughtUp: 0 };
   const sum = replicas.reduce((acc, i) => acc + (i.syncPercent ?? 0), 0);
-  return { percent: sum / replicas.length, replicas: replicas.length, caughtUp: replicas.filter((i) => i.caughtUp === true).length };
+  return { percent: sum / total, replicas: total, caughtUp: replicas.filter((i) => i.caughtUp === true).length };
 }
 
 function lines(v: PoolMirrorView): string[] {
@@ -134,27 +141,29 @@ async function status(o: CommonOptions, opts: StatusOpts): Promise<void> {
   const rados = await Rados.connect(connectOptions(target(o)));
   try {
     const ioctx = await rados.openIoctx(opts.pool);
-    let view = await poolMirrorView(rados, ioctx, opts.pool);
+    const only = opts.image ? new Set(opts.image) : undefined;
+    let view = await poolMirrorView(rados, ioctx, opts.pool, only);
     if (opts.watch) {
       const signal = interruptSignal();
       const bar = percentBar(o, 'sync');
       const deadline = Date.now() + opts.maxWait * 1000;
       try {
         for (;;) {
-          const s = overallSync(view);
+          const s = overallSync(view, only?.size);
           bar.note(`${s.caughtUp}/${s.replicas} replicas caught up`);
           bar.update(s.percent);
           if (s.caughtUp === s.replicas || signal.aborted || (opts.maxWait > 0 && Date.now() > deadline)) break;
           await sleep(opts.interval * 1000);
-          view = await poolMirrorView(rados, ioctx, opts.pool);
+          view = await poolMirrorView(rados, ioctx, opts.pool, only);
         }
       } finally {
         bar.stop();
       }
       signal.throwIfAborted();
     }
-    output(o, { ...view, sync: overallSync(view) }, () => lines(view));
-    if (opts.watch && overallSync(view).caughtUp !== overallSync(view).replicas) {
+    const sync = overallSync(view, only?.size);
+    output(o, { ...view, sync }, () => lines(view));
+    if (opts.watch && sync.caughtUp !== sync.replicas) {
       process.stderr.write(`ceph-rbd: not every replica caught up within ${opts.maxWait} s\n`);
       process.exitCode = 1;
     }
@@ -168,6 +177,7 @@ export function registerMirror(program: Command): void {
   addCommonOptions(mirror.command('status'))
     .description("a pool's mirroring as this site sees it: peers, per image role and replay state, initial sync progress")
     .option('--pool <pool>', 'mirrored pool', 'rbd')
+    .option('--image <name>', 'only this image (repeatable)', collect)
     .option('--watch', 'poll (with a progress bar on stderr) until every non-primary copy is replaying and caught up; exit 1 if --max-wait ran out')
     .option('--interval <seconds>', 'seconds between polls with --watch', parseInteger(1, 3600), 2)
     .option('--max-wait <seconds>', 'give up watching after this long; 0 = until interrupted', parseInteger(0, 86400 * 7), 600)

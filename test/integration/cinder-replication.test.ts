@@ -8,6 +8,8 @@
  * version (64 MiB / 1 GiB, figures) is test/reliability/cinder-replication.test.ts.
  */
 import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import * as path from 'node:path';
 
 import {
   ImageNotFound,
@@ -21,6 +23,7 @@ import {
   UnableToFailOver,
   type IoCtx,
 } from '../../lib';
+import { repoRoot } from '../helpers/cluster';
 import { type MirrorPair, startMirrorPair, waitFor } from '../helpers/mirror-pair';
 import {
   PLAIN,
@@ -40,6 +43,17 @@ import {
 } from '../helpers/replication';
 
 const MiB = 1 << 20;
+
+/** Runs the real `ceph-rbd` binary; resolves exit status, stdout, stderr. */
+function ceph(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const bin = path.join(repoRoot, 'dist', 'lib', 'cli', 'main.js');
+  return new Promise((resolve) => {
+    execFile(process.execPath, [bin, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
 
 describe('Cinder replication: failover and failback on a mirrored pair', function () {
   this.timeout(120_000);
@@ -244,5 +258,41 @@ describe('Cinder replication: failover and failback on a mirrored pair', functio
     assertUpdate(back.volumeUpdates, repl.id, { replication_status: 'enabled' });
     assert.deepEqual(await mirrorInfo(ioA, repl.name), { state: 'enabled', primary: true });
     assert.equal(await md5(ioA, repl.name), sumB);
+  });
+
+  it("CLI: 'mirror status --watch' shows the replica caught up; 'volume failover --to site-b' and back to 'default'", async function () {
+    this.timeout(180_000);
+    const p = pair as MirrorPair;
+    const repl = newVolume(REPLICATED);
+    await driver.createVolume(repl);
+    await writeRandom(ioA, repl.name, 4 * MiB);
+    const sum = await md5(ioA, repl.name);
+
+    const st = await ceph(['mirror', 'status', '--conf', p.confB, '--pool', POOL, '--image', repl.name, '--watch', '--interval', '1', '--max-wait', '90', '--progress', '--json']);
+    assert.equal(st.code, 0, st.stderr);
+    const view = JSON.parse(st.stdout) as { siteName: string; images: Array<{ name: string; role: string; caughtUp: boolean; syncPercent: number }>; sync: { replicas: number; caughtUp: number } };
+    assert.equal(view.siteName, SITE_B);
+    assert.deepEqual(view.images.map((i) => [i.name, i.role, i.caughtUp, i.syncPercent]), [[repl.name, 'non-primary', true, 100]]);
+    assert.deepEqual(view.sync, { percent: 100, replicas: 1, caughtUp: 1 });
+    assert.match(st.stderr, /sync +\[[█░]+\] 100% \| 1\/1 replicas caught up/);
+    await waitSame(ioB, repl.name, sum, 60_000);
+
+    const usage = await ceph(['volume', 'failover', '--conf', p.confA, '--pool', POOL, '--json']);
+    assert.equal(usage.code, 2, usage.stderr);
+    const common = ['--conf', p.confA, '--pool', POOL, '--replication-device', `${SITE_B}=${p.confB}`, '--volume', repl.id, '--json'];
+    const over = await ceph(['volume', 'failover', '--to', SITE_B, ...common]);
+    assert.equal(over.code, 0, over.stderr);
+    assert.deepEqual(JSON.parse(over.stdout), {
+      from: 'default',
+      activeBackendId: SITE_B,
+      volumeUpdates: [{ volume_id: repl.id, updates: { replication_status: 'failed-over' } }],
+      groupUpdates: [],
+    });
+    assert.deepEqual(await mirrorInfo(ioB, repl.name), { state: 'enabled', primary: true });
+    const back = await ceph(['volume', 'failover', '--to', 'default', '--active', SITE_B, ...common]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal((JSON.parse(back.stdout) as { activeBackendId: string }).activeBackendId, 'default');
+    assert.deepEqual(await mirrorInfo(ioA, repl.name), { state: 'enabled', primary: true });
+    assert.equal(await md5(ioA, repl.name), sum);
   });
 });
