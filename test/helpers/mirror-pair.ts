@@ -27,8 +27,8 @@ export interface MirrorPair {
   stop(): Promise<void>;
 }
 
-/** Starts a pair in new temp dirs with the given pools mirrored both ways, and connects to both sites. */
-export async function startMirrorPair(pools: string[]): Promise<MirrorPair> {
+/** Starts a pair in new temp dirs with the given pools mirrored both ways, and connects to both sites. `memstoreBytes`: per OSD (the script's default is 1 GiB). */
+export async function startMirrorPair(pools: string[], options: { memstoreBytes?: number } = {}): Promise<MirrorPair> {
   const base = mkdtempSync(path.join(tmpdir(), 'ceph-rbd-mirror-'));
   const [dirA, dirB] = [path.join(base, 'a'), path.join(base, 'b')];
   const stopPair = async (): Promise<void> => {
@@ -37,7 +37,8 @@ export async function startMirrorPair(pools: string[]): Promise<MirrorPair> {
   };
   let radosA: Rados | undefined;
   try {
-    await run('bash', [mirrorPairScript, 'start', dirA, dirB, ...pools.flatMap((p) => ['--pool', p])], { maxBuffer: 16 << 20 });
+    const memstore = options.memstoreBytes === undefined ? [] : ['--memstore-bytes', String(options.memstoreBytes)];
+    await run('bash', [mirrorPairScript, 'start', dirA, dirB, ...pools.flatMap((p) => ['--pool', p]), ...memstore], { maxBuffer: 16 << 20 });
     const confA = path.join(dirA, 'ceph.conf');
     const confB = path.join(dirB, 'ceph.conf');
     radosA = await Rados.connect({ confFile: confA, timeoutMs: 60_000 });
