@@ -83,6 +83,9 @@ export interface DeleteVolumeOptions {
 
 export type { CloneImageResult, CloneRefusalReason } from './cloneable';
 
+/** A volume as failover() takes it: the id, and what tells whether it is replicated (`replicationStatus`, else `volumeType`). */
+export type FailoverVolume = VolumeIdent & Pick<Volume, 'replicationStatus' | 'volumeType' | 'status'>;
+
 /** What purgeTrash() did. */
 export interface PurgeResult {
   purged: Array<{ id: string; name: string }>;
@@ -987,7 +990,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
    * UnableToFailOver without replicationDevices; InvalidReplicationTarget
    * for an unknown id.
    */
-  async failover(volumes: Array<Volume | VolumeIdent>, secondaryId?: string): Promise<FailoverResult> {
+  async failover(volumes: FailoverVolume[], secondaryId?: string): Promise<FailoverResult> {
     if (!Array.isArray(volumes)) throw invalidType('volumes', 'an array of volumes', volumes);
     const checked = volumes.map((v, i) => {
       const ref = checkVolumeIdent(v, `volumes[${i}]`);
@@ -1016,7 +1019,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
   }
 
   /** failover_host: failover() then failoverCompleted() (Cinder without active/active). */
-  async failoverHost(volumes: Array<Volume | VolumeIdent>, secondaryId?: string): Promise<FailoverResult> {
+  async failoverHost(volumes: FailoverVolume[], secondaryId?: string): Promise<FailoverResult> {
     const result = await this.failover(volumes, secondaryId);
     await this.failoverCompleted(secondaryId);
     return result;

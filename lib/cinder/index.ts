@@ -11,6 +11,7 @@ export {
   type PurgeResult,
   type CloneImageResult,
   type CloneRefusalReason,
+  type FailoverVolume,
 } from './driver';
 export type { VolumeIdent } from './options';
 export { directSnapshot, cleanupDirectSnapshot, RESIZE_SNAPSHOT, type DirectSnapshotOptions, type DirectSnapshotStep, type CleanupDirectSnapshotOptions } from './nova';
