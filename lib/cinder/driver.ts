@@ -963,12 +963,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
 
   // ---- replication (lib/cinder/replication.ts, failover.ts) ----------------------------------
 
-  /**
-   * One round of the snapshot-mirroring schedule (replicationMode
-   * 'snapshot'): a mirror snapshot of every primary snapshot-mirrored image
-   * of the pool on the active cluster. checkForSetupError() runs it every
-   * replicationSnapshotIntervalSec. Never throws for one image: see `failed`.
-   */
+  /** One round of the snapshot-mirroring schedule (replicationMode 'snapshot'; run every replicationSnapshotIntervalSec after checkForSetupError()). */
   async createMirrorSnapshots(): Promise<MirrorSnapshotRound> {
     return this.#session.run(async () => createMirrorSnapshots(await this.#ioctx(), this.#logger));
   }
@@ -978,17 +973,11 @@ export class RbdVolumeDriver implements AsyncDisposable {
   }
 
   /**
-   * failover (Cinder's active/active call): demotes the replicated volumes
-   * on the active cluster where it answers (each connection bounded by
-   * replicationConnectTimeoutMs), promotes them on `secondaryId` (forced for
-   * those not demoted; default: the first device that is not active;
-   * 'default' = failback to the configured cluster). Resolves one update per
-   * volume: `replication_status` 'failed-over' ('enabled' on a failback), or
-   * status 'error' + 'failover-error'; volumes that are not replicated get
-   * status 'error' + 'not-capable' (on a failback: `{}`, untouched). The
-   * driver keeps using its current cluster until failoverCompleted().
-   * UnableToFailOver without replicationDevices; InvalidReplicationTarget
-   * for an unknown id.
+   * failover: demote the replicated volumes where the active cluster
+   * answers, promote them on `secondaryId` ('default' = failback); one
+   * update per volume, non-replicated ones reported, not touched
+   * (lib/cinder/failover.ts; docs/API.md#replication-failover-failback).
+   * The driver stays on its cluster until failoverCompleted().
    */
   async failover(volumes: FailoverVolume[], secondaryId?: string): Promise<FailoverResult> {
     if (!Array.isArray(volumes)) throw invalidType('volumes', 'an array of volumes', volumes);
@@ -1000,12 +989,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
     return failoverVolumes(this.#failoverContext(), checked, secondaryId);
   }
 
-  /**
-   * failover_completed: every later operation (create, delete, snapshot,
-   * connection info with that cluster's monitors and secret, stats) goes to
-   * `secondaryId` (same default as failover()). The old connection is shut
-   * down.
-   */
+  /** failover_completed: every later call (connection info and stats included) goes to `secondaryId`'s cluster. */
   async failoverCompleted(secondaryId?: string): Promise<void> {
     if (secondaryId !== undefined) checkString(secondaryId, 'secondaryId');
     const target = failoverTarget(this.config, this.#active.backendId, secondaryId);

@@ -11,8 +11,9 @@ import {
   InvalidInput,
   type IoCtx,
   MULTIATTACH_EXCLUSIONS,
-  NotSupported,
+  InvalidArgument,
   RBDDriverException,
+  ReplicationError,
   Rbd,
   RbdVolumeDriver,
   type ImageStoreLike,
@@ -163,10 +164,14 @@ describe('Cinder RBD driver (real cluster): volume types', function () {
       await assert.rejects(driver.retype({ ...m, providerLocation: null }, null), RBDDriverException);
     });
 
-    it('replicated types are refused before anything is created; replication + multiattach is RBDDriverException', async () => {
+    it('a replicated type on a pool without mirroring is ReplicationError (image removed); replication + multiattach is RBDDriverException', async () => {
       const repl: VolumeType = { name: 'repl', extraSpecs: { replication_enabled: '<is> True' } };
       const v = vol(1, { volumeType: repl });
-      await assert.rejects(driver.createVolume(v), (e: unknown) => e instanceof NotSupported && /mirroring/.test((e as Error).message));
+      await assert.rejects(
+        driver.createVolume(v),
+        (e: unknown) =>
+          e instanceof ReplicationError && e.code === 'ERR_CINDER_REPLICATION_ERROR' && e.volumeId === v.id && /Failed to enable image replication/.test(e.message) && e.cause instanceof InvalidArgument,
+      );
       const both = vol(1, { volumeType: { extraSpecs: { replication_enabled: '<is> True', multiattach: '<is> True' } } });
       await assert.rejects(driver.createVolume(both), (e: unknown) => e instanceof RBDDriverException && e.code === 'ERR_CINDER_RBD_DRIVER' && /mutually exclusive/.test(e.message));
       const bad = vol(1, { volumeType: qosType({ total_iops_sec: '-1' }) });
