@@ -768,9 +768,8 @@ export class RbdVolumeDriver implements AsyncDisposable {
   /** get_volume_stats: the cached report, refreshed first when `refresh` (or never made). Never throws. */
   async getVolumeStats(refresh = false): Promise<VolumeStats> {
     if (refresh || !this.#stats) {
-      const active = this.#active;
-      const config = { ...this.config, clusterName: active.clusterName, confFile: active.confFile, user: active.user };
-      this.#stats = await volumeStats(this.#session, config, this.#logger);
+      // location_info: the configured cluster, conf and user with the active cluster's fsid, as upstream.
+      this.#stats = await volumeStats(this.#session, this.config, this.#logger);
       if (this.config.replicationDevices.length > 0) {
         this.#stats.replication_enabled = true;
         this.#stats.replication_targets = [DEFAULT_BACKEND, ...this.config.replicationDevices.map((d) => d.backendId)];

@@ -25,6 +25,7 @@ import { isReplicatedType } from './volume-type';
 export interface ClusterTarget {
   /** 'default' or the device's backendId. */
   backendId: string;
+  /** The configured clusterName; a device's is its backendId, as upstream (librados' $cluster, the connection info's cluster_name). */
   clusterName: string;
   confFile?: string;
   user?: string;
@@ -40,7 +41,7 @@ export function targetConfig(config: Readonly<Resolved>, id: string | undefined)
   if (device) {
     return {
       backendId: device.backendId,
-      clusterName: config.clusterName,
+      clusterName: device.backendId,
       confFile: device.confFile,
       user: device.user,
       ...(device.secretUuid ? { secretUuid: device.secretUuid } : {}),

@@ -210,9 +210,10 @@ describe('Cinder replication: failover and failback on a mirrored pair', functio
     const monB = String(p.radosB.confGet('mon_host')).replace(/^v1:/, '');
     assert.equal(`${conn.data.hosts[0]}:${conn.data.ports[0]}`, monB);
     assert.equal(conn.data.secret_uuid, p.radosB.clusterFsid);
+    assert.equal(conn.data.cluster_name, SITE_B); // a device's cluster name is its backend id, as upstream
     assert.equal(conn.data.name, `${POOL}/${repl.name}`);
     const stats = await driver.getVolumeStats(true);
-    assert.equal(stats.location_info.split(':')[1], p.confB);
+    assert.equal(stats.location_info, `ceph:${p.confA}:${p.radosB.clusterFsid}:None:${POOL}`); // upstream: configured names, the active fsid
 
     // New writes on B reach A (rx-tx), then back to 'default'.
     await writeRandom(ioB, repl.name, 4 * MiB, 32 * MiB);

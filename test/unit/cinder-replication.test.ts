@@ -26,7 +26,7 @@ describe('Cinder replication targets (no cluster)', () => {
   });
 
   it('_get_target_config: a device, the configured cluster for unset/default, else InvalidReplicationTarget', () => {
-    assert.deepEqual(targetConfig(config, 'c'), { backendId: 'c', clusterName: 'ceph', confFile: '/etc/ceph/c.conf', user: 'cinder-c', secretUuid: 'secret-c' });
+    assert.deepEqual(targetConfig(config, 'c'), { backendId: 'c', clusterName: 'c', confFile: '/etc/ceph/c.conf', user: 'cinder-c', secretUuid: 'secret-c' });
     const dflt = { backendId: 'default', clusterName: 'ceph', confFile: '/etc/ceph/a.conf', user: 'cinder-a', secretUuid: 'secret-a' };
     assert.deepEqual(targetConfig(config, undefined), dflt);
     assert.deepEqual(targetConfig(config, 'default'), dflt);
