@@ -134,6 +134,8 @@ export interface GetOptions {
   length?: number;
   /** Read piece size in bytes, from 64 KiB (MIN_GET_CHUNK) to 1 GiB. Default: the store's chunk size. */
   chunkSize?: number;
+  /** Pieces read ahead of the consumer (librbd aio reads in flight), 1 to 16. Default 1 (docs/PERFORMANCE.md). */
+  readAhead?: number;
 }
 
 export interface GetResult {
@@ -541,6 +543,7 @@ export class GlanceStore {
     const offset = o.offset === undefined ? 0 : checkInteger(o.offset, 'options.offset', 0, Number.MAX_SAFE_INTEGER);
     const wanted = o.length === undefined ? undefined : checkInteger(o.length, 'options.length', 0, Number.MAX_SAFE_INTEGER);
     const chunk = o.chunkSize === undefined ? this.chunkSize : checkInteger(o.chunkSize, 'options.chunkSize', MIN_GET_CHUNK, 2 ** 30);
+    const readAhead = o.readAhead === undefined ? 1 : checkInteger(o.readAhead, 'options.readAhead', 1, 16);
     const image = await this.#openAt(pool, loc, `RBD image ${loc.image} does not exist`);
     let size: number;
     try {
@@ -551,7 +554,7 @@ export class GlanceStore {
       throw err;
     }
     const length = Math.min(wanted ?? size - offset, size - offset);
-    const stream = new ImageReadStream(image, offset, length, chunk);
+    const stream = new ImageReadStream(image, offset, length, chunk, readAhead);
     this.#streams.add(stream);
     stream.once('close', () => this.#streams.delete(stream));
     return { stream, size, length };
