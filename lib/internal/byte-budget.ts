@@ -5,7 +5,8 @@
  * `limit` bytes of chunk buffers. An upload that already holds a buffer
  * always progresses on its own buffers (they come back when its writes
  * settle); one that needs a new buffer while the budget is spent waits for
- * any release.
+ * any release. Fairness: while an upload holding nothing waits, the others
+ * do not grow and give back each buffer they free beyond their last one.
  */
 export class ByteBudget {
   readonly limit: number;
@@ -15,6 +16,24 @@ export class ByteBudget {
 
   constructor(limit: number) {
     this.limit = limit;
+  }
+
+  /** Uploads that hold no buffer and wait for their first. */
+  #starving = 0;
+
+  /** Whether an upload that holds nothing is waiting: the others should give back what they can. */
+  get contended(): boolean {
+    return this.#starving > 0;
+  }
+
+  /** Waits for the next release as an upload that holds nothing. */
+  async starve(): Promise<void> {
+    this.#starving++;
+    try {
+      await this.released();
+    } finally {
+      this.#starving--;
+    }
   }
 
   /** Bytes held now. */

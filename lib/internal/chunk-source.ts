@@ -67,12 +67,16 @@ class BufferPool {
       if (this.#closed) throw new Error('the upload source was closed');
       const buf = this.#free.pop() ?? this.#allocate();
       if (buf) return this.#slot(buf);
-      await Promise.race([this.#budget?.released(), new Promise<void>((resolve) => (this.#returned = resolve))]);
+      const own = new Promise<void>((resolve) => (this.#returned = resolve));
+      // Holding nothing: wait for anyone's release (and let the others know).
+      await Promise.race([this.#held === 0 ? this.#budget?.starve() : this.#budget?.released(), own]);
     }
   }
 
   #allocate(): Buffer | undefined {
     if (this.#budget) {
+      // Someone holds nothing: do not grow past our first buffer.
+      if (this.#held > 0 && this.#budget.contended) return undefined;
       if (!this.#budget.tryAcquire(this.size)) return undefined;
       this.#held += this.size;
     }
@@ -87,6 +91,12 @@ class BufferPool {
         if (given) return;
         given = true;
         if (this.#closed) return;
+        if (this.#budget?.contended && this.#held > this.size) {
+          // Another upload waits for its first buffer: give this one back.
+          this.#held -= this.size;
+          this.#budget.release(this.size);
+          return;
+        }
         this.#free.push(buf);
         const wake = this.#returned;
         this.#returned = null;

@@ -95,6 +95,23 @@ describe('maxBufferedBytes: a byte budget shared by uploads (fake images)', () =
     assert.equal(budget.used, 0);
   });
 
+  it('an upload waiting for its first buffer is not starved by one that holds several', async () => {
+    const budget = new ByteBudget(3 * UNIT);
+    const big = randomBytes(60 * UNIT);
+    const smalls = [randomBytes(3 * UNIT), randomBytes(2 * UNIT + 9)];
+    const finished: string[] = [];
+    const bigImage = new FakeImage(big.length, budget);
+    const bigRun = upload(bigImage, inPieces(big, 1024), budget, 8).then(() => finished.push('big'));
+    await sleep(5); // the big upload holds the whole budget by now
+    const smallImages = smalls.map((d) => new FakeImage(d.length, budget));
+    await Promise.all([bigRun, ...smalls.map((d, i) => upload(smallImages[i], inPieces(d, 1024), budget).then(() => finished.push(`small${i}`)))]);
+    assert.equal(finished.at(-1), 'big', `order ${finished.join(', ')}`);
+    assert.ok(bigImage.data.equals(big));
+    for (const [i, d] of smalls.entries()) assert.ok(smallImages[i].data.equals(d));
+    assert.ok(budget.peak <= 3 * UNIT);
+    assert.equal(budget.used, 0);
+  });
+
   it('a failed upload gives its buffers back; the others go on', async () => {
     const budget = new ByteBudget(3 * UNIT);
     const good = randomBytes(12 * UNIT);
