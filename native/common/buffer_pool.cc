@@ -33,7 +33,10 @@ class Pool {
       }
     }
     void* p = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    return p == MAP_FAILED ? nullptr : p;
+    if (p == MAP_FAILED) return nullptr;
+    // Not inherited by fork() (see buffer_pool.h).
+    madvise(p, mapped, MADV_DONTFORK);
+    return p;
   }
 
   void Give(void* p, size_t mapped) {

@@ -7,7 +7,9 @@
 // fault per 4 KiB, and glibc does not trim and re-grow its heap for every
 // chunk (measured in docs/PERFORMANCE.md, "What changed, measured").
 //
-// Blocks are mmap()ed (page-rounded) and kept only up to kMaxIdleBytes; the
+// Blocks are mmap()ed (page-rounded, populated, and not inherited by fork:
+// a spawn would make every page copy-on-write and the next read into it
+// fault again) and kept only up to kMaxIdleBytes; the
 // pool is process-wide (a Buffer may be collected by another environment's
 // thread, a worker's, so it is locked). Where the runtime refuses external
 // buffers, a plain Buffer is returned.

@@ -49,6 +49,8 @@ export interface DownloadFigure extends CpuFigures {
   wallMibps?: Summary;
   /** glance_store: seconds in Rados.connect within the timed span. */
   connectSeconds?: Summary;
+  /** ours: minor page faults of the bench process per run. */
+  minorFaults?: Summary;
 }
 
 /** Whether the real peer (Debian's glance_store) ran, and its versions. */

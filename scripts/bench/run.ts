@@ -300,6 +300,7 @@ async function downloadPhase(o: Options, cluster: BenchCluster, input: InputFile
       ...(list[0].wallSeconds !== undefined ? { wallSeconds: summarize(list.map((x) => x.wallSeconds ?? Number.NaN)) } : {}),
       ...(kind === 'rbd-export' ? { wallMibps: summarize(list.map((x) => x.mibps * (x.seconds / (x.wallSeconds ?? x.seconds)))) } : {}),
       ...(list[0].connectSeconds !== undefined ? { connectSeconds: summarize(list.map((x) => x.connectSeconds ?? Number.NaN)) } : {}),
+      ...(list[0].minorFaults !== undefined ? { minorFaults: summarize(list.map((x) => x.minorFaults ?? Number.NaN)) } : {}),
       ...cpuFigures(list.map((x) => x.cpu)),
     }));
     return { chunkMiB: bench.chunkMiB, runs: figs, rbdStartupS: summarize(bench.startupSamples) };
