@@ -10,6 +10,7 @@
         "native/common/aio.cc",
         "native/common/progress.cc",
         "native/common/pin.cc",
+        "native/common/buffer_pool.cc",
         "native/rados_cluster.cc",
         "native/rados_ioctx.cc",
         "native/rados_object.cc",

@@ -455,6 +455,12 @@ export interface NativeAddon {
   /** TypeError (ERR_CRYPTO_INVALID_DIGEST) for a name OpenSSL does not know. */
   createHasher(algorithms: string[]): NativeHasher;
   Hasher: Function;
+  /**
+   * A Buffer of `size` uninitialised bytes whose memory goes back to a small
+   * process-wide pool (not to malloc) when it is collected, for the next
+   * chunk of the same size (native/common/buffer_pool.h).
+   */
+  allocReadBuffer(size: number): Buffer;
   /** Synchronously releases every open handle (process exit only). */
   releaseAll(): void;
   RadosCluster: Function;

@@ -7,6 +7,7 @@
 #include "common/errors.h"
 #include "common/guard.h"
 #include "common/handle.h"
+#include "common/buffer_pool.h"
 #include "hash.h"
 #include "rados_cluster.h"
 #include "rados_ext.h"
@@ -87,6 +88,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRbdExt(env, exports);
   InitRbdMirror(env, exports);
   InitHash(env, exports);
+  InitBufferPool(env, exports);
   {
     // addon.rados: librados beyond plain object I/O (rados_ext.h).
     Napi::Object rados = Napi::Object::New(env);

@@ -27,6 +27,7 @@ import {
 import { openSource, type UploadSource } from '../internal/chunk-source';
 import { ImageReadStream } from '../internal/chunk-reader';
 import { defaultFeatures } from '../internal/features';
+import { ByteBudget } from '../internal/byte-budget';
 import { ClusterSession } from '../internal/session';
 import { componentLogger, type Logger } from '../logger';
 import type { IoCtx, Rados } from '../rados';
@@ -78,6 +79,15 @@ export interface GlanceStoreOptions {
   hashAlgo?: string;
   /** Chunks in flight per upload (written and hashed at once). 1 to 64, default 4. */
   concurrency?: number;
+  /**
+   * Bytes of chunk buffers all uploads of this store may hold at once (a
+   * chunk's buffer counts from its allocation until its upload ends); an
+   * upload that needs another buffer beyond it waits for one to be given
+   * back. At least one write unit (the chunk size rounded down to the
+   * object size). Unset or 0: no store-wide limit (each upload holds up to
+   * `concurrency` + 1 chunks).
+   */
+  maxBufferedBytes?: number;
   /** Where MD5 and the multihash run: worker threads ('native', default) or the JS thread ('js', as Glance does). */
   hashOn?: HashOn;
   /** Extra Ceph options for the store's connection. Defaults: rbd_cache 'false', rbd_disable_zero_copy_writes 'false'. */
@@ -134,6 +144,8 @@ export interface GetOptions {
   length?: number;
   /** Read piece size in bytes, from 64 KiB (MIN_GET_CHUNK) to 1 GiB. Default: the store's chunk size. */
   chunkSize?: number;
+  /** Pieces read ahead of the consumer (librbd aio reads in flight), 1 to 16. Default 1 (docs/PERFORMANCE.md). */
+  readAhead?: number;
 }
 
 export interface GetResult {
@@ -143,6 +155,12 @@ export interface GetResult {
   size: number;
   /** Bytes the stream will deliver. */
   length: number;
+}
+
+/** Bytes per aio write for a chunk size: the largest multiple of the object size (2^floor(log2)) not above it. */
+function writeUnitOf(chunkBytes: number): number {
+  const objectSize = 2 ** Math.floor(Math.log2(chunkBytes));
+  return Math.floor(chunkBytes / objectSize) * objectSize;
 }
 
 function wrapConfig<T>(fn: () => T): T {
@@ -184,7 +202,10 @@ export class GlanceStore {
   readonly concurrency: number;
   readonly hashOn: HashOn;
   readonly backend: string | undefined;
+  /** The store-wide limit on upload buffers (maxBufferedBytes), or undefined. */
+  readonly maxBufferedBytes: number | undefined;
 
+  readonly #budget: ByteBudget | undefined;
   readonly #session: ClusterSession;
   readonly #log: Logger;
   #fsid = '';
@@ -204,13 +225,14 @@ export class GlanceStore {
     this.pool = o.pool;
     this.chunkSize = o.chunkSizeMiB * MiB;
     this.order = Math.floor(Math.log2(this.chunkSize));
-    const objectSize = 2 ** this.order;
-    this.writeUnit = Math.floor(this.chunkSize / objectSize) * objectSize;
+    this.writeUnit = writeUnitOf(this.chunkSize);
     this.thinProvisioning = o.thinProvisioning;
     this.hashAlgo = o.hashAlgo;
     this.concurrency = o.concurrency;
     this.hashOn = o.hashOn;
     this.backend = o.backend;
+    this.maxBufferedBytes = o.maxBufferedBytes === undefined || o.maxBufferedBytes === 0 ? undefined : o.maxBufferedBytes;
+    this.#budget = this.maxBufferedBytes === undefined ? undefined : new ByteBudget(this.maxBufferedBytes);
     this.#log = componentLogger('glance', o.logger);
     // Images are written once, in whole chunks that stay pinned until librbd
     // is done with them: no cache, and librbd takes the chunk buffers as they
@@ -260,10 +282,15 @@ export class GlanceStore {
           else checkString(v, `options.conf.${k}`);
         }
       }
+      const chunkSizeMiB = o.chunkSizeMiB === undefined ? 8 : checkInteger(o.chunkSizeMiB, 'options.chunkSizeMiB', 1, 64);
+      if (o.maxBufferedBytes !== undefined && o.maxBufferedBytes !== 0) {
+        const unit = writeUnitOf(chunkSizeMiB * MiB);
+        checkInteger(o.maxBufferedBytes, 'options.maxBufferedBytes', unit, Number.MAX_SAFE_INTEGER);
+      }
       return {
         ...o,
         pool: o.pool === undefined ? 'images' : checkName(o.pool, 'options.pool'),
-        chunkSizeMiB: o.chunkSizeMiB === undefined ? 8 : checkInteger(o.chunkSizeMiB, 'options.chunkSizeMiB', 1, 64),
+        chunkSizeMiB,
         thinProvisioning: o.thinProvisioning === undefined ? false : checkBoolean(o.thinProvisioning, 'options.thinProvisioning'),
         concurrency: o.concurrency === undefined ? 4 : checkInteger(o.concurrency, 'options.concurrency', 1, 64),
         hashAlgo,
@@ -279,6 +306,11 @@ export class GlanceStore {
   /** The cluster's fsid (the first part of every location this store writes). */
   get fsid(): string {
     return this.#fsid;
+  }
+
+  /** Upload buffers held now and at most so far, against maxBufferedBytes (both 0 without a limit). */
+  get bufferedBytes(): { used: number; peak: number } {
+    return { used: this.#budget?.used ?? 0, peak: this.#budget?.peak ?? 0 };
   }
 
   /** The location add(imageId) gives (or gave) an image: rbd://<fsid>/<pool>/<imageId>/snap. Validates the id like add(). */
@@ -378,7 +410,7 @@ export class GlanceStore {
     onProgress: AddOptions['onProgress'],
     expect: { size?: number; checksum?: string },
   ): Promise<AddResult> {
-    const src = await openSource(source, this.writeUnit);
+    const src = await openSource(source, this.writeUnit, this.#budget);
     let failed = true;
     try {
       const ioctx = await this.#session.withIoctx(this.pool, async (io) => io);
@@ -541,6 +573,7 @@ export class GlanceStore {
     const offset = o.offset === undefined ? 0 : checkInteger(o.offset, 'options.offset', 0, Number.MAX_SAFE_INTEGER);
     const wanted = o.length === undefined ? undefined : checkInteger(o.length, 'options.length', 0, Number.MAX_SAFE_INTEGER);
     const chunk = o.chunkSize === undefined ? this.chunkSize : checkInteger(o.chunkSize, 'options.chunkSize', MIN_GET_CHUNK, 2 ** 30);
+    const readAhead = o.readAhead === undefined ? 1 : checkInteger(o.readAhead, 'options.readAhead', 1, 16);
     const image = await this.#openAt(pool, loc, `RBD image ${loc.image} does not exist`);
     let size: number;
     try {
@@ -551,7 +584,7 @@ export class GlanceStore {
       throw err;
     }
     const length = Math.min(wanted ?? size - offset, size - offset);
-    const stream = new ImageReadStream(image, offset, length, chunk);
+    const stream = new ImageReadStream(image, offset, length, chunk, readAhead);
     this.#streams.add(stream);
     stream.once('close', () => this.#streams.delete(stream));
     return { stream, size, length };

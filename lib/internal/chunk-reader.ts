@@ -14,7 +14,18 @@
  */
 import { Readable } from 'node:stream';
 
+import { addon } from '../native';
 import type { Image } from '../rbd';
+
+/**
+ * One read piece: into pooled memory (native/common/buffer_pool.h), so the
+ * piece after a collected one lands on pages already mapped.
+ */
+async function readPiece(image: Image, offset: number, n: number): Promise<Buffer> {
+  const buf = addon.allocReadBuffer(n);
+  const got = await image.aioReadInto(offset, buf);
+  return got === n ? buf : buf.subarray(0, got);
+}
 
 /** The aio reads started ahead of the consumer, in image order. */
 class ReadAhead {
@@ -38,7 +49,7 @@ class ReadAhead {
   fill(): void {
     while (this.#queue.length < this.#depth && this.#next < this.#end) {
       const n = Math.min(this.#chunk, this.#end - this.#next);
-      const p = this.#image.aioRead(this.#next, n);
+      const p = readPiece(this.#image, this.#next, n);
       p.catch(() => undefined);
       this.#queue.push(p);
       this.#next += n;
@@ -65,7 +76,15 @@ export class ImageReadStream extends Readable {
   readonly #reads: ReadAhead;
   #waiting = false;
 
-  constructor(image: Image, offset: number, length: number, chunkSize: number, depth = 2) {
+  /**
+   * `depth` reads in flight. One (the default) still overlaps: the next piece
+   * is read while the consumer takes the last one. More stalled on the
+   * 2-core bench machine: with two 8 MiB reads in flight the messenger's
+   * receive buffers outgrew glibc's trim threshold, so every piece landed on
+   * fresh pages again (page faults: ~25k vs ~200 per 512 MiB, 2x the CPU;
+   * docs/PERFORMANCE.md).
+   */
+  constructor(image: Image, offset: number, length: number, chunkSize: number, depth = 1) {
     super({ highWaterMark: chunkSize });
     this.#image = image;
     this.#reads = new ReadAhead(image, offset, length, chunkSize, depth);

@@ -20,6 +20,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
 import { invalidType } from '../validate';
+import type { ByteBudget } from './byte-budget';
 
 /** What add() accepts as image data. */
 export type UploadSource = Readable | AsyncIterable<Uint8Array> | Iterable<Uint8Array> | Uint8Array | string;
@@ -40,21 +41,80 @@ export interface ChunkSource {
   close(failed: boolean): Promise<void>;
 }
 
-/** Reusable buffers of one size, for the chunks in flight. */
+/**
+ * Reusable buffers of one size, for the chunks in flight. With a budget,
+ * each buffer is counted in it from its allocation until the pool is closed
+ * (a free buffer is reused before a new one is counted); take() waits while
+ * the budget is spent and none of the pool's own buffers is free.
+ */
 class BufferPool {
   readonly #free: Buffer[] = [];
-  constructor(readonly size: number) {}
-  take(): { buf: Buffer; release: () => void } {
-    const buf = this.#free.pop() ?? Buffer.allocUnsafeSlow(this.size);
+  readonly #budget: ByteBudget | undefined;
+  /** Bytes this pool counts in the budget. */
+  #held = 0;
+  #closed = false;
+  #returned: (() => void) | null = null;
+
+  constructor(
+    readonly size: number,
+    budget?: ByteBudget,
+  ) {
+    this.#budget = budget;
+  }
+
+  async take(): Promise<{ buf: Buffer; release: () => void }> {
+    for (;;) {
+      if (this.#closed) throw new Error('the upload source was closed');
+      const buf = this.#free.pop() ?? this.#allocate();
+      if (buf) return this.#slot(buf);
+      const own = new Promise<void>((resolve) => (this.#returned = resolve));
+      // Holding nothing: wait for anyone's release (and let the others know).
+      await Promise.race([this.#held === 0 ? this.#budget?.starve() : this.#budget?.released(), own]);
+    }
+  }
+
+  #allocate(): Buffer | undefined {
+    if (this.#budget) {
+      // Someone holds nothing: do not grow past our first buffer.
+      if (this.#held > 0 && this.#budget.contended) return undefined;
+      if (!this.#budget.tryAcquire(this.size)) return undefined;
+      this.#held += this.size;
+    }
+    return Buffer.allocUnsafeSlow(this.size);
+  }
+
+  #slot(buf: Buffer): { buf: Buffer; release: () => void } {
     let given = false;
     return {
       buf,
       release: () => {
         if (given) return;
         given = true;
+        if (this.#closed) return;
+        if (this.#budget?.contended && this.#held > this.size) {
+          // Another upload waits for its first buffer: give this one back.
+          this.#held -= this.size;
+          this.#budget.release(this.size);
+          return;
+        }
         this.#free.push(buf);
+        const wake = this.#returned;
+        this.#returned = null;
+        wake?.();
       },
     };
+  }
+
+  /** Gives everything the pool counted back to the budget (buffers still in a write are freed by the GC once it settles). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#free.length = 0;
+    if (this.#held > 0) this.#budget?.release(this.#held);
+    this.#held = 0;
+    const wake = this.#returned;
+    this.#returned = null;
+    wake?.();
   }
 }
 
@@ -68,10 +128,10 @@ async function* fromBuffer(data: Buffer, unit: number): AsyncGenerator<Chunk, vo
   for (let off = 0; off < data.length; off += unit) yield { buf: data.subarray(off, off + unit) };
 }
 
-async function* fromFile(file: FileHandle, unit: number): AsyncGenerator<Chunk, void, undefined> {
-  const pool = new BufferPool(unit);
+async function* fromFile(file: FileHandle, pool: BufferPool): AsyncGenerator<Chunk, void, undefined> {
+  const unit = pool.size;
   for (;;) {
-    const slot = pool.take();
+    const slot = await pool.take();
     let fill = 0;
     try {
       while (fill < unit) {
@@ -92,8 +152,8 @@ async function* fromFile(file: FileHandle, unit: number): AsyncGenerator<Chunk, 
   }
 }
 
-async function* rechunk(pieces: AsyncIterator<unknown>, unit: number): AsyncGenerator<Chunk, void, undefined> {
-  const pool = new BufferPool(unit);
+async function* rechunk(pieces: AsyncIterator<unknown>, pool: BufferPool): AsyncGenerator<Chunk, void, undefined> {
+  const unit = pool.size;
   let staging: { buf: Buffer; release: () => void } | null = null;
   let fill = 0;
   try {
@@ -108,7 +168,7 @@ async function* rechunk(pieces: AsyncIterator<unknown>, unit: number): AsyncGene
           piece = piece.subarray(unit);
           continue;
         }
-        staging ??= pool.take();
+        staging ??= await pool.take();
         const n = piece.copy(staging.buf, fill);
         fill += n;
         piece = piece.subarray(n);
@@ -138,18 +198,22 @@ function syncToAsync(it: Iterator<unknown>): AsyncIterator<unknown> {
 }
 
 /**
- * Opens a source for reading in `unit`-byte chunks. A path is opened here,
- * so a missing file fails before anything is created in the cluster.
+ * Opens a source for reading in `unit`-byte chunks; with a budget, the
+ * chunk buffers it allocates are counted in it until close(). A path is
+ * opened here, so a missing file fails before anything is created in the
+ * cluster.
  */
-export async function openSource(source: UploadSource, unit: number): Promise<ChunkSource> {
+export async function openSource(source: UploadSource, unit: number, budget?: ByteBudget): Promise<ChunkSource> {
   if (typeof source === 'string') {
     const file = await open(source, 'r');
+    const pool = new BufferPool(unit, budget);
     let closed = false;
     return {
-      chunks: fromFile(file, unit),
+      chunks: fromFile(file, pool),
       async close() {
         if (closed) return;
         closed = true;
+        pool.close();
         await file.close().catch(() => undefined);
       },
     };
@@ -167,12 +231,14 @@ export async function openSource(source: UploadSource, unit: number): Promise<Ch
         : Symbol.asyncIterator in source
           ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]()
           : syncToAsync((source as Iterable<unknown>)[Symbol.iterator]());
-    let closed = false;
+    const pool = new BufferPool(unit, budget);
+    let stopped = false;
     return {
-      chunks: rechunk(it, unit),
+      chunks: rechunk(it, pool),
       async close(failed: boolean) {
-        if (closed || !failed) return;
-        closed = true;
+        pool.close();
+        if (stopped || !failed) return;
+        stopped = true;
         // Stop reading, as `for await … break` would; the source may be
         // waiting for data that never comes, so do not wait for it.
         void Promise.resolve(it.return?.()).catch(() => undefined);

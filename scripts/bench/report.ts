@@ -3,6 +3,7 @@
  * judged on them, the table printed on stdout, and the chart.
  */
 import { lineChart, type Level, type Series } from './chart';
+import type { ConcurrentFigure } from './concurrent';
 import { fmt, fmtRatio, median, ratio, type Summary } from './stats';
 
 export interface CpuFigures {
@@ -48,6 +49,8 @@ export interface DownloadFigure extends CpuFigures {
   wallMibps?: Summary;
   /** glance_store: seconds in Rados.connect within the timed span. */
   connectSeconds?: Summary;
+  /** ours: minor page faults of the bench process per run. */
+  minorFaults?: Summary;
 }
 
 /** Whether the real peer (Debian's glance_store) ran, and its versions. */
@@ -94,7 +97,7 @@ export interface Target {
   id: string;
   label: string;
   value: number;
-  unit: 'x' | 'MiB';
+  unit: 'x' | 'MiB' | 'ms';
   op: '>=' | '<=';
   target: number;
   met: boolean;
@@ -132,6 +135,8 @@ export interface BenchResults {
     rbdStartupS: Summary;
   };
   smallio?: { imageMiB: number; runs: SmallFigure[] };
+  /** Part 5: 8 uploads at once, in process and over HTTP (scripts/bench/concurrent.ts). */
+  concurrent?: ConcurrentFigure;
   overhead?: { seconds: number; ours: CallFigure[]; python: { size: Summary; read4k: Summary } | null };
   memory?: { bytes: number; runs: MemoryFigure[] };
   targets: Target[];
@@ -212,6 +217,18 @@ export function judge(r: BenchResults): Target[] {
         detail: `${r.memory.bytes / 2 ** 20} MiB stream, ${m.chunkMiB} MiB × concurrency ${m.concurrency}`,
       });
     }
+  }
+  const c = r.concurrent;
+  if (c) {
+    const at = `${c.uploads} uploads of ${c.uploadMiB} MiB at once`;
+    const lag = c.inProcess.loopDelayP99Ms;
+    out.push({ id: 'loop-delay-8-uploads', label: 'event-loop delay p99, 8 uploads', value: lag, unit: 'ms', op: '<=', target: 50, met: lag <= 50, detail: `${at}, monitorEventLoopDelay` });
+    if (c.http) {
+      const head = c.http.headP99Ms;
+      out.push({ id: 'head-p99-8-http-uploads', label: 'HTTP HEAD p99, 8 HTTP uploads', value: head, unit: 'ms', op: '<=', target: 50, met: head <= 50, detail: `${at} over HTTP from a client process` });
+    }
+    const peak = Math.max(c.inProcess.bufferedPeakMiB, c.http?.bufferedPeakMiB ?? 0);
+    out.push({ id: 'store-buffers-in-budget', label: 'store buffers within maxBufferedBytes', value: peak, unit: 'MiB', op: '<=', target: c.maxBufferedMiB, met: peak <= c.maxBufferedMiB, detail: `${at}, peak of the store's buffer count` });
   }
   return out;
 }
@@ -457,8 +474,8 @@ function targetLines(r: BenchResults): string[] {
   L.push('');
   L.push('== Targets (issues 6 and 17) ==');
   for (const t of r.targets) {
-    const v = t.unit === 'x' ? fmtRatio(t.value) : `${fmt(t.value)} MiB`;
-    const goal = t.unit === 'x' ? `${t.op} ${t.target.toFixed(1)}×` : `${t.op} ${t.target} MiB`;
+    const v = t.unit === 'x' ? fmtRatio(t.value) : `${fmt(t.value)} ${t.unit}`;
+    const goal = t.unit === 'x' ? `${t.op} ${t.target.toFixed(1)}×` : `${t.op} ${t.target} ${t.unit}`;
     L.push(`  ${pad(t.label, 40)} ${pad(v, 10, true)}  ${pad(goal, 10)} ${t.met ? 'met' : 'MISSED'}   [${t.detail}]`);
   }
   L.push(`wall time ${fmt(r.wallSeconds, 1)} s`);

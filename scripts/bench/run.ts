@@ -12,7 +12,8 @@
  *   --concurrency 1,2,4,8,16
  *   --memory-size MiB  the streamed upload of part 4 (default 2048)
  *   --pool NAME        pool to use (default images)
- *   --only upload,download,smallio,overhead,memory
+ *   --only upload,download,smallio,overhead,memory,concurrent
+ *   --concurrent-size MiB  each of the 8 concurrent uploads of part 5 (default 128; quick 32)
  *   --out DIR          where results go (default scripts/bench/results)
  *
  * The real peer, Debian's glance_store RBD driver (python3-glance-store),
@@ -51,12 +52,13 @@ import {
   type SmallFigure,
   type UploadFigure,
 } from './report';
+import { concurrentLines, runConcurrent } from './concurrent';
 import { SmallIoBench, type SmallOp, type SmallRun } from './smallio';
 import { MiB, roundDeep, secondsSince, summarize } from './stats';
 import { hashSpeed, makeInput, UploadBench, type InputFile, type UploadRun } from './upload';
 
-type Phase = 'upload' | 'download' | 'smallio' | 'overhead' | 'memory';
-const PHASES: Phase[] = ['upload', 'download', 'smallio', 'overhead', 'memory'];
+type Phase = 'upload' | 'download' | 'smallio' | 'overhead' | 'memory' | 'concurrent';
+const PHASES: Phase[] = ['upload', 'download', 'smallio', 'overhead', 'memory', 'concurrent'];
 
 interface Options {
   mode: BenchResults['mode'];
@@ -65,6 +67,7 @@ interface Options {
   chunks: number[];
   concurrency: number[];
   memoryMiB: number;
+  concurrentMiB: number;
   pool: string;
   phases: Phase[];
   outDir: string;
@@ -83,6 +86,7 @@ function parseArgs(argv: string[]): Options {
     chunks: [4, 8, 16],
     concurrency: [1, 2, 4, 8, 16],
     memoryMiB: 2048,
+    concurrentMiB: 128,
     pool: 'images',
     phases: [...PHASES],
     outDir: path.join(repoRoot, 'scripts', 'bench', 'results'),
@@ -98,7 +102,7 @@ function parseArgs(argv: string[]): Options {
       process.exit(0);
     } else if (a === '--quick' || a === '--smoke') {
       set.mode = a.slice(2);
-    } else if (['--size', '--reps', '--chunks', '--concurrency', '--memory-size', '--pool', '--only', '--out'].includes(a)) {
+    } else if (['--size', '--reps', '--chunks', '--concurrency', '--memory-size', '--concurrent-size', '--pool', '--only', '--out'].includes(a)) {
       const v = argv[++i];
       if (v === undefined) throw new Error(`${a} needs a value`);
       set[a.slice(2)] = v;
@@ -107,9 +111,9 @@ function parseArgs(argv: string[]): Options {
     }
   }
   if (set.mode === 'quick') {
-    Object.assign(o, { mode: 'quick', sizeMiB: 128, chunks: [8], concurrency: [1, 4, 8], memoryMiB: 256, smallImageMiB: 64, smallOps: { qd1: 300, qd32: 3000 }, callSeconds: 0.3 });
+    Object.assign(o, { mode: 'quick', sizeMiB: 128, chunks: [8], concurrency: [1, 4, 8], memoryMiB: 256, concurrentMiB: 32, smallImageMiB: 64, smallOps: { qd1: 300, qd32: 3000 }, callSeconds: 0.3 });
   } else if (set.mode === 'smoke') {
-    Object.assign(o, { mode: 'smoke', sizeMiB: 16, reps: 1, chunks: [8], concurrency: [1, 4], memoryMiB: 32, smallImageMiB: 16, smallOps: { qd1: 50, qd32: 500 }, callSeconds: 0.1 });
+    Object.assign(o, { mode: 'smoke', sizeMiB: 16, reps: 1, chunks: [8], concurrency: [1, 4], memoryMiB: 32, concurrentMiB: 4, smallImageMiB: 16, smallOps: { qd1: 50, qd32: 500 }, callSeconds: 0.1 });
   }
   const int = (name: string, v: string, min: number) => {
     const n = Number(v);
@@ -122,6 +126,7 @@ function parseArgs(argv: string[]): Options {
   if (set.chunks !== undefined) o.chunks = list('chunks', set.chunks);
   if (set.concurrency !== undefined) o.concurrency = list('concurrency', set.concurrency);
   if (set['memory-size'] !== undefined) o.memoryMiB = int('memory-size', set['memory-size'], 1);
+  if (set['concurrent-size'] !== undefined) o.concurrentMiB = int('concurrent-size', set['concurrent-size'], 1);
   if (set.pool !== undefined) o.pool = set.pool;
   if (set.out !== undefined) o.outDir = path.resolve(set.out);
   if (set.only !== undefined) {
@@ -295,6 +300,7 @@ async function downloadPhase(o: Options, cluster: BenchCluster, input: InputFile
       ...(list[0].wallSeconds !== undefined ? { wallSeconds: summarize(list.map((x) => x.wallSeconds ?? Number.NaN)) } : {}),
       ...(kind === 'rbd-export' ? { wallMibps: summarize(list.map((x) => x.mibps * (x.seconds / (x.wallSeconds ?? x.seconds)))) } : {}),
       ...(list[0].connectSeconds !== undefined ? { connectSeconds: summarize(list.map((x) => x.connectSeconds ?? Number.NaN)) } : {}),
+      ...(list[0].minorFaults !== undefined ? { minorFaults: summarize(list.map((x) => x.minorFaults ?? Number.NaN)) } : {}),
       ...cpuFigures(list.map((x) => x.cpu)),
     }));
     return { chunkMiB: bench.chunkMiB, runs: figs, rbdStartupS: summarize(bench.startupSamples) };
@@ -494,7 +500,7 @@ async function main(): Promise<void> {
     log(`input md5 ${input.md5}`);
     const wants = (p: Phase) => o.phases.includes(p);
     const smallMiB = wants('smallio') ? o.smallImageMiB : 0;
-    const dataMiB = Math.max(wants('upload') || wants('download') ? o.sizeMiB : 0, wants('memory') ? o.memoryMiB : 0) + smallMiB + 64;
+    const dataMiB = Math.max(wants('upload') || wants('download') ? o.sizeMiB : 0, wants('memory') ? o.memoryMiB : 0, wants('concurrent') ? 8 * Math.min(o.sizeMiB, o.concurrentMiB) : 0) + smallMiB + 64;
     const memstoreBytes = Math.ceil(dataMiB / 0.8 + 256) * MiB;
     cluster = await openCluster({ dir: path.join(work, 'cluster'), memstoreBytes, pool: o.pool, log });
     const defaults = await storeDefaults(cluster);
@@ -532,6 +538,7 @@ async function main(): Promise<void> {
     if (wants('download')) results.download = await downloadPhase(o, cluster, input, realPeer.available);
     if (wants('smallio')) results.smallio = await smallPhase(o, cluster);
     if (wants('overhead')) results.overhead = await overheadPhase(o, cluster);
+    if (wants('concurrent')) results.concurrent = await runConcurrent(cluster, input, o.concurrentMiB, log);
     if (wants('memory')) {
       // The fastest setting of part 1 and the defaults (once if they are the same).
       const best = results.upload?.best;
@@ -547,6 +554,8 @@ async function main(): Promise<void> {
     results.wallSeconds = secondsSince(t0);
     const rounded = roundDeep(results);
     process.stdout.write(table(rounded));
+    const conc = concurrentLines(rounded.concurrent);
+    if (conc.length > 0) process.stdout.write(`${conc.join('\n')}\n`);
     mkdirSync(o.outDir, { recursive: true });
     const base = path.join(o.outDir, o.mode === 'full' ? results.date : `${results.date}-${o.mode}`);
     writeFileSync(`${base}.json`, `${JSON.stringify(rounded, null, 2)}\n`);

@@ -46,6 +46,11 @@ describe('bench (npm run bench -- --smoke)', function () {
     const ids = results.targets.map((t) => t.id);
     for (const id of ['upload-vs-glance', 'upload-vs-import', 'download-vs-rbd-export', 'randwrite-qd32', 'rss-defaults-known', 'rss-defaults-unknown']) assert.ok(ids.includes(id), `no target ${id}: ${ids.join(', ')}`);
     for (const t of results.targets) assert.ok(Number.isFinite(t.value), `${t.id} has no value`);
+    // Part 5: 8 uploads at once, in process and over HTTP, within the store's buffer budget.
+    assert.ok(results.concurrent, 'no concurrent part');
+    assert.ok(stdout.includes('5. 8 uploads at once'));
+    for (const id of ['loop-delay-8-uploads', 'head-p99-8-http-uploads', 'store-buffers-in-budget']) assert.ok(ids.includes(id), `no target ${id}: ${ids.join(', ')}`);
+    assert.equal(results.targets.find((t) => t.id === 'store-buffers-in-budget')?.met, true);
     assert.match(stdout, /\/Glance way \(JS\)/);
     assert.match(stdout, /^CPU: .*md5 \d+ MiB\/s, sha512 \d+ MiB\/s per CPU second$/m);
     assert.ok(readdirSync(out).some((f) => f.endsWith('-smoke.svg')));

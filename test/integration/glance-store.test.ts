@@ -246,6 +246,29 @@ describe('GlanceStore (real cluster)', function () {
       }
     });
 
+    it('maxBufferedBytes: concurrent uploads stay within the store-wide budget and all complete', async () => {
+      await using limited = await GlanceStore.open({ confFile: confFile(), chunkSizeMiB: 1, concurrency: 4, maxBufferedBytes: 2 * MiB });
+      assert.equal(limited.maxBufferedBytes, 2 * MiB);
+      assert.equal(store.maxBufferedBytes, undefined);
+      const inputs = [randomBytes(5 * MiB + 3), randomBytes(4 * MiB), randomBytes(3 * MiB + 100), randomBytes(6 * MiB)];
+      const file = path.join(tmp, 'budget-input');
+      writeFileSync(file, inputs[0]);
+      const names = inputs.map((_, i) => uniqueName(`glance-budget${i}`));
+      const sources = [file, Readable.from(pieces(inputs[1], [64 * 1024 + 1])), slowly(pieces(inputs[2], [16 * 1024, 7]), 0), Readable.from(pieces(inputs[3], [300 * 1024]))];
+      const results = await Promise.all(inputs.map((d, i) => limited.add(names[i], sources[i], i % 2 === 0 ? d.length : 0)));
+      const { used, peak } = limited.bufferedBytes;
+      assert.ok(peak <= 2 * MiB, `peak ${peak} within the budget`);
+      assert.ok(peak >= MiB, 'the uploads did count their buffers');
+      assert.equal(used, 0, 'every buffer given back');
+      for (const [i, r] of results.entries()) {
+        assert.equal(r.size, inputs[i].length);
+        assert.equal(r.checksum, md5(inputs[i]));
+        const { stream } = await limited.get(r.location);
+        assert.ok((await readAll(stream)).equals(inputs[i]), `upload ${i} reads back`);
+        await limited.delete(r.location);
+      }
+    });
+
     it('an image uploaded here reads back byte for byte with `rbd export`', async () => {
       const data = randomBytes(4 * CHUNK + 4097);
       const name = uniqueName('glance-export');
@@ -453,6 +476,14 @@ describe('GlanceStore (real cluster)', function () {
         for (const chunkSize of [1, 4096, 64 * 1024 - 1]) {
           await assert.rejects(store.get(location, { chunkSize }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /options\.chunkSize/ });
         }
+        // readAhead: any depth reads the same bytes; outside 1..16 a RangeError.
+        for (const readAhead of [1, 3, 16]) {
+          const back = await readAll((await store.get(location, { readAhead, chunkSize: 64 * 1024 })).stream);
+          assert.ok(back.equals(data), `readAhead ${readAhead}`);
+        }
+        for (const readAhead of [0, 17, 1.5]) {
+          await assert.rejects(store.get(location, { readAhead }), { name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: /options\.readAhead/ });
+        }
         assert.equal(await store.getSize(location), data.length);
       } finally {
         await store.delete(location);
@@ -592,7 +623,7 @@ describe('GlanceStore (real cluster)', function () {
 
   describe('configuration and connection', () => {
     it('BadStoreConfiguration for unusable options', async () => {
-      for (const bad of [{ chunkSizeMiB: 0 }, { chunkSizeMiB: 1.5 }, { hashAlgo: 'no-such-hash' }, { concurrency: 0 }, { hashOn: 'gpu' }, { pool: '' }]) {
+      for (const bad of [{ chunkSizeMiB: 0 }, { chunkSizeMiB: 1.5 }, { hashAlgo: 'no-such-hash' }, { concurrency: 0 }, { hashOn: 'gpu' }, { pool: '' }, { maxBufferedBytes: MiB - 1 }, { maxBufferedBytes: 1.5 * MiB }, { maxBufferedBytes: -1 }, { chunkSizeMiB: 4, maxBufferedBytes: 3 * MiB }, { maxBufferedBytes: '8MiB' }]) {
         await assert.rejects(GlanceStore.open({ confFile: confFile(), ...(bad as object) }), (e: unknown) => {
           assert.ok(e instanceof BadStoreConfiguration, JSON.stringify(bad));
           assert.match(e.message, /^Store rbd could not be configured correctly\. Reason: Expected /);
