@@ -5,6 +5,7 @@
  *   ceph-rbd cluster up|down|status        a local micro cluster (scripts/micro-osd.sh)
  *   ceph-rbd image upload|download|delete|info|ls       Glance-style images
  *   ceph-rbd volume create|delete|snapshot|…|stats       Cinder-style volumes
+ *   ceph-rbd serve                          Block Storage v3 + Image v2 APIs
  *
  * Exit status: 0 success, 1 Ceph/store/driver error, 2 usage error, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP).
  */
@@ -16,6 +17,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCluster } from './cluster';
 import { addCommonOptions, errorJson, exitCodeFor, formatError, packageRoot } from './common';
 import { registerImage } from './image';
+import { registerServe } from './serve';
 import { registerVolume } from './volume';
 
 function version(): string {
@@ -49,6 +51,7 @@ export function buildProgram(): Command {
   registerCluster(program);
   registerImage(program);
   registerVolume(program);
+  registerServe(program);
   return program;
 }
 
