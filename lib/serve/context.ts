@@ -25,7 +25,15 @@ function header(request: FastifyRequest, name: string): string | undefined {
 
 /** The caller from X-Auth-Token (`user:project`), X-User-Id / X-Project-Id, or the URL's project. */
 export function callerOf(request: FastifyRequest, urlProject?: string): Caller {
-  const token = header(request, 'x-auth-token');
+  let token = header(request, 'x-auth-token');
+  // glanceclient percent-encodes header values (`user%3Aproject`).
+  if (token !== undefined && token.includes('%')) {
+    try {
+      token = decodeURIComponent(token);
+    } catch {
+      throw badRequest('Malformed X-Auth-Token');
+    }
+  }
   let userId: string | undefined;
   let projectId: string | undefined;
   if (token !== undefined && token !== '') {

@@ -1,8 +1,8 @@
 /**
  * OpenStack error bodies: `{"<kind>": {"code": N, "message": "..."}}` as
- * Cinder's faults look (cinderclient prints `ERROR: <message> (HTTP N)`),
- * and Glance's shape for the image API (`{"code", "title", "message"}`,
- * glanceclient prints `HTTP N <title>: <message>`).
+ * Cinder's faults look (cinderclient prints `ERROR: <message> (HTTP N)`);
+ * the image API adds Glance's `title` (glanceclient reads the `message` of
+ * each top-level object and prints `HTTP N <title>: <message>`).
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
@@ -64,8 +64,8 @@ export const overLimit = (message: string): ApiError => new ApiError(413, messag
 export type ErrorStyle = 'cinder' | 'glance';
 
 export function errorBody(style: ErrorStyle, status: number, message: string): unknown {
-  if (style === 'glance') return { code: status, title: TITLE[status] ?? 'Error', message };
-  return { [KIND[status] ?? (status >= 500 ? 'computeFault' : 'badRequest')]: { code: status, message } };
+  const kind = KIND[status] ?? (status >= 500 ? 'computeFault' : 'badRequest');
+  return { [kind]: { code: status, ...(style === 'glance' ? { title: TITLE[status] ?? 'Error' } : {}), message } };
 }
 
 /** Maps Fastify's own errors (validation, JSON parse, body size) and ours to one status + message. */

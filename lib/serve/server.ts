@@ -13,7 +13,7 @@ import { RbdVolumeDriver } from '../cinder/driver';
 import { GlanceStore } from '../glance/store';
 import { componentLogger, type Logger } from '../logger';
 import { openDatabase } from './db';
-import { errorHandler, type ErrorStyle } from './errors';
+import { errorBody, errorHandler, type ErrorStyle } from './errors';
 import { registerImageApi } from './image-api';
 import { Manager } from './manager';
 import { DEFAULT_QUOTAS, Quotas, type Resource } from './quota';
@@ -90,7 +90,7 @@ function fastify(style: ErrorStyle, log: Logger): FastifyInstance {
   });
   app.setErrorHandler(errorHandler(style, (m) => log.error(m)));
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).type('application/json').send(style === 'glance' ? { code: 404, title: 'Not Found', message: `The resource could not be found: ${request.method} ${request.url}` } : { itemNotFound: { code: 404, message: 'The resource could not be found.' } });
+    void reply.code(404).type('application/json').send(errorBody(style, 404, `The resource could not be found: ${request.method} ${request.url.split('?')[0]}`));
   });
   app.addHook('onSend', async (request, reply) => {
     void reply.header('x-openstack-request-id', request.id);
