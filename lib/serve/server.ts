@@ -113,7 +113,8 @@ export async function createServer(options: ServeOptions): Promise<RunningServer
   const apps: FastifyInstance[] = [];
   let manager: Manager | undefined;
   try {
-    store = await GlanceStore.open({ ...common, pool: options.imagePool ?? 'images', ...(options.logger ? { logger: options.logger } : {}) });
+    // Thin: all-zero chunks (a volume's unwritten space, uploaded to an image) are not written.
+    store = await GlanceStore.open({ ...common, pool: options.imagePool ?? 'images', thinProvisioning: true, ...(options.logger ? { logger: options.logger } : {}) });
     const quotas = new Quotas(db, { ...DEFAULT_QUOTAS, ...options.quotas });
     manager = new Manager({ db, driver, store, quotas, logger: log });
     const reconciled = await reconcile({ db, driver, store, quotas, logger: log, manager, takeClaimed: kind === 'sqlite' });
