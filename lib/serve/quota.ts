@@ -28,6 +28,11 @@ export class Quotas {
     private readonly defaults: Record<Resource, number>,
   ) {}
 
+  /** The default limits. */
+  defaultLimits(): Record<Resource, number> {
+    return { ...this.defaults };
+  }
+
   async limits(projectId: string, trx: Trx | Db = this.db): Promise<Record<Resource, number>> {
     const rows = await trx.selectFrom('quotas').selectAll().where('project_id', '=', projectId).execute();
     const out = { ...this.defaults };
@@ -47,6 +52,11 @@ export class Quotas {
       await trx.deleteFrom('quotas').where('project_id', '=', projectId).where('resource', '=', resource).execute();
       await trx.insertInto('quotas').values({ project_id: projectId, resource, hard_limit: limit }).execute();
     });
+  }
+
+  /** Back to the defaults. */
+  async resetLimits(projectId: string): Promise<void> {
+    await this.db.deleteFrom('quotas').where('project_id', '=', projectId).execute();
   }
 
   async #bump(trx: Trx, projectId: string, resource: string, field: 'in_use' | 'reserved', delta: number): Promise<void> {

@@ -96,7 +96,7 @@ export function registerImageData(app: FastifyInstance, api: ImageApi): void {
   app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
 
   app.put<{ Params: { id: string } }>('/v2/images/:id/file', async (request, reply) => {
-    if (request.headers['content-type'] === undefined) throw new ApiError(415, 'Content-Type must be application/octet-stream');
+    if (!/^application\/octet-stream\s*(;|$)/i.test(request.headers['content-type'] ?? '')) throw new ApiError(415, 'Content-Type must be application/octet-stream');
     await upload(api, request);
     return reply.code(204).send();
   });

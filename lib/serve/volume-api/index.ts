@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { callerOf, microversionOf } from '../context';
 import type { VolumeApi } from './context';
 import { registerActions } from './actions';
+import { registerQuotas } from './quotas';
 import { registerSnapshots } from './snapshots';
 import { registerVersions } from './versions';
 import { registerVolumes } from './volumes';
@@ -25,4 +26,5 @@ export function registerVolumeApi(app: FastifyInstance, api: VolumeApi): void {
   registerVolumes(app, api);
   registerSnapshots(app, api);
   registerActions(app, api);
+  registerQuotas(app, api);
 }
