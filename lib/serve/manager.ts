@@ -13,7 +13,8 @@
 import { randomUUID } from 'node:crypto';
 
 import type { RbdVolumeDriver } from '../cinder/driver';
-import { VolumeBackendAPIException } from '../cinder/errors';
+import { VolumeBackendAPIException, VolumeIsBusy } from '../cinder/errors';
+import { ImageBusy } from '../errors';
 import type { GlanceStore } from '../glance/store';
 import type { Logger } from '../logger';
 import type { Db } from './db';
@@ -36,6 +37,26 @@ export interface ManagerDeps {
 }
 
 type Table = 'volumes' | 'snapshots' | 'images';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs `fn` again while it fails because the image is busy, until `graceMs`
+ * passed: after a crash the dead process's watch on an image lingers until
+ * the OSDs time it out (osd_client_watch_timeout, 30 s by default).
+ */
+export async function whileBusy<T>(graceMs: number, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + graceMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      const busy = err instanceof VolumeIsBusy || err instanceof ImageBusy || (err instanceof Error && err.cause instanceof ImageBusy);
+      if (!busy || Date.now() > deadline) throw err;
+      await sleep(2000);
+    }
+  }
+}
 
 export class Manager {
   /** This process's claim token. */
@@ -130,11 +151,11 @@ export class Manager {
     await this.deps.driver.copyImageToVolume(volume, this.deps.store, image.location, meta);
   }
 
-  /** deleting → gone | error_deleting; the quota usage is given back with the record. */
-  async deleteVolume(row: VolumeRow): Promise<void> {
+  /** deleting → gone | error_deleting; the quota usage is given back with the record. `graceMs`: retry while busy (whileBusy). */
+  async deleteVolume(row: VolumeRow, graceMs = 0): Promise<void> {
     if (!(await this.claim('volumes', row.id, 'deleting'))) return;
     try {
-      await this.deps.driver.deleteVolume(row.id);
+      await whileBusy(graceMs, () => this.deps.driver.deleteVolume(row.id));
       await this.deps.db.transaction().execute(async (trx) => {
         const r = await trx.deleteFrom('volumes').where('id', '=', row.id).where('claim', '=', this.token).executeTakeFirst();
         if (Number(r.numDeletedRows) === 1) await this.deps.quotas.release(trx, row.project_id, { volumes: 1, gigabytes: row.size });
@@ -188,10 +209,10 @@ export class Manager {
     }
   }
 
-  async deleteSnapshot(row: SnapshotRow): Promise<void> {
+  async deleteSnapshot(row: SnapshotRow, graceMs = 0): Promise<void> {
     if (!(await this.claim('snapshots', row.id, 'deleting'))) return;
     try {
-      await this.deps.driver.deleteSnapshot({ id: row.id, volumeId: row.volume_id });
+      await whileBusy(graceMs, () => this.deps.driver.deleteSnapshot({ id: row.id, volumeId: row.volume_id }));
       await this.deps.db.transaction().execute(async (trx) => {
         const r = await trx.deleteFrom('snapshots').where('id', '=', row.id).where('claim', '=', this.token).executeTakeFirst();
         if (Number(r.numDeletedRows) === 1) await this.deps.quotas.release(trx, row.project_id, { snapshots: 1 });

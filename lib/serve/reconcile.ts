@@ -15,6 +15,10 @@
  *   snapshot deleting the delete runs again
  *   image saving      → killed; partial uploads are swept from the image pool
  *
+ * Status fixes happen before the service listens; the driver work (deletes,
+ * re-creates, sweeping) runs in the background through the manager, retried
+ * while the dead process's watch on an image lingers (BUSY_GRACE_MS).
+ *
  * With SQLite (one service) every transient record is taken, whoever claimed
  * it. With PostgreSQL, other live services may be working: only records no
  * one claimed are taken (docs/DESIGN.md: serve section).
@@ -24,7 +28,7 @@ import type { RbdVolumeDriver } from '../cinder/driver';
 import type { GlanceStore } from '../glance/store';
 import type { Logger } from '../logger';
 import type { Db } from './db';
-import { errorText, type Manager, nowIso } from './manager';
+import { type Manager, nowIso, whileBusy } from './manager';
 import type { Quotas } from './quota';
 
 export interface ReconcileReport {
@@ -46,6 +50,9 @@ export interface ReconcileDeps {
   /** Take records other services claimed (true when this service is alone on its database). */
   takeClaimed: boolean;
 }
+
+/** How long reconciliation retries an image a dead process still watches (osd_client_watch_timeout is 30 s). */
+export const BUSY_GRACE_MS = 120_000;
 
 const count = (m: Record<string, number>, k: string): void => {
   m[k] = (m[k] ?? 0) + 1;
@@ -72,12 +79,14 @@ async function reconcileVolumes(d: ReconcileDeps, report: ReconcileReport): Prom
         if (size !== null && size >= row.size) {
           await d.db.updateTable('volumes').set({ status: 'available', updated_at: nowIso() }).where('id', '=', row.id).execute();
         } else {
-          if (size !== null) await d.driver.deleteVolume(row.id);
-          await d.manager.createVolume({ ...row, claim: null });
+          d.manager.spawn(`reconcile: create volume ${row.id} again`, async () => {
+            if (size !== null) await whileBusy(BUSY_GRACE_MS, () => d.driver.deleteVolume(row.id));
+            await d.manager.createVolume({ ...row, claim: null });
+          });
         }
         break;
       case 'deleting':
-        await d.manager.deleteVolume({ ...row, claim: null });
+        d.manager.spawn(`reconcile: delete volume ${row.id}`, () => d.manager.deleteVolume({ ...row, claim: null }, BUSY_GRACE_MS));
         break;
       case 'extending':
         await d.db
@@ -102,7 +111,7 @@ async function reconcileSnapshots(d: ReconcileDeps, report: ReconcileReport): Pr
     await d.db.updateTable('snapshots').set({ claim: null }).where('id', '=', row.id).execute();
     count(report.snapshots, row.status);
     if (row.status === 'deleting') {
-      await d.manager.deleteSnapshot({ ...row, claim: null });
+      d.manager.spawn(`reconcile: delete snapshot ${row.id}`, () => d.manager.deleteSnapshot({ ...row, claim: null }, BUSY_GRACE_MS));
       continue;
     }
     let exists = true;
@@ -113,7 +122,27 @@ async function reconcileSnapshots(d: ReconcileDeps, report: ReconcileReport): Pr
       exists = false;
     }
     if (exists) await d.db.updateTable('snapshots').set({ status: 'available', updated_at: nowIso() }).where('id', '=', row.id).execute();
-    else await d.manager.createSnapshot({ ...row, claim: null });
+    else d.manager.spawn(`reconcile: create snapshot ${row.id} again`, () => d.manager.createSnapshot({ ...row, claim: null }));
+  }
+}
+
+/**
+ * Removes what killed uploads left (an image without its snapshot, marked by
+ * the store) until none of `ids` is left or BUSY_GRACE_MS passed: the sweeper
+ * skips images with a watcher, and a dead uploader's watch lingers a while.
+ */
+async function sweepUntilGone(d: ReconcileDeps, ids: Set<string>, report: ReconcileReport): Promise<void> {
+  const deadline = Date.now() + BUSY_GRACE_MS;
+  for (;;) {
+    const swept = await d.store.sweep({ olderThanMs: 0 });
+    report.swept += swept.images.filter((i) => i.removed).length;
+    const left = [...swept.busy, ...swept.images.filter((i) => !i.removed).map((i) => i.image)].filter((n) => ids.has(n));
+    if (left.length === 0) return;
+    if (Date.now() > deadline) {
+      d.logger.warn(`reconcile: partial uploads still busy, left for the next start: ${left.join(', ')}`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3000));
   }
 }
 
@@ -121,15 +150,14 @@ async function reconcileImages(d: ReconcileDeps, report: ReconcileReport): Promi
   let q = d.db.selectFrom('images').selectAll().where('status', '=', 'saving');
   if (!d.takeClaimed) q = q.where('claim', 'is', null);
   const rows = await q.execute();
-  // What a killed upload leaves (an image without its snapshot, marked by the
-  // store) is removed; live uploads of other services hold theirs open and are skipped.
-  const swept = await d.store.sweep({ olderThanMs: 0 });
-  report.swept = swept.images.filter((i) => i.removed).length;
   for (const row of rows) {
-    if (row.location !== null) await d.store.delete(row.location).catch((err: unknown) => d.logger.warn(`reconcile: image ${row.id}: ${errorText(err)}`));
     await d.db.updateTable('images').set({ status: 'killed', claim: null, location: null, updated_at: nowIso() }).where('id', '=', row.id).execute();
     report.imagesKilled++;
   }
+  // Killed images (now and from earlier starts) must have no data left in the pool.
+  const killed = await d.db.selectFrom('images').select('id').where('status', '=', 'killed').execute();
+  const ids = new Set(killed.map((r) => r.id));
+  d.manager.spawn('reconcile: sweep partial uploads', () => sweepUntilGone(d, ids, report));
 }
 
 export async function reconcile(d: ReconcileDeps): Promise<ReconcileReport> {
