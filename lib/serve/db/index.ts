@@ -23,6 +23,16 @@ export interface OpenedDatabase {
   where: string;
 }
 
+/** The optional database driver `name`, or an error saying how to get it. */
+function load<T>(name: string): T {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(name) as T;
+  } catch (err) {
+    throw new Error(`the ${name} package (an optional dependency of ceph-rbd) is not installed or not built: npm install ${name}`, { cause: err });
+  }
+}
+
 function redact(url: string): string {
   try {
     const u = new URL(url);
@@ -41,16 +51,14 @@ function redact(url: string): string {
 export async function openDatabase(url: string | undefined, dataDir: string): Promise<OpenedDatabase> {
   let opened: OpenedDatabase;
   if (url !== undefined && /^postgres(ql)?:\/\//.test(url)) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const pg = require('pg') as typeof import('pg');
+    const pg = load<typeof import('pg')>('pg');
     // bigint columns come back as numbers (sizes stay below 2^53).
     pg.types.setTypeParser(20, (v) => Number(v));
     const pool = new pg.Pool({ connectionString: url, max: 10 });
     opened = { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), kind: 'postgres', where: redact(url) };
   } else {
     const file = url === undefined ? path.join(dataDir, 'ceph-rbd-serve.sqlite') : url.replace(/^sqlite:(\/\/)?/, '');
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const BetterSqlite = require('better-sqlite3') as typeof import('better-sqlite3');
+    const BetterSqlite = load<typeof import('better-sqlite3')>('better-sqlite3');
     const database = new BetterSqlite(file);
     database.pragma('journal_mode = WAL');
     database.pragma('busy_timeout = 5000');
