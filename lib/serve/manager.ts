@@ -61,6 +61,8 @@ export async function whileBusy<T>(graceMs: number, fn: () => Promise<T>): Promi
 export class Manager {
   /** This process's claim token. */
   readonly token = `svc-${randomUUID()}`;
+  /** Operations this manager took (claimed) and ones it left because another worker had them. */
+  readonly stats = { claimed: 0, skipped: 0 };
   readonly #inflight = new Set<Promise<void>>();
   #closed = false;
 
@@ -79,7 +81,10 @@ export class Manager {
       .where('status', '=', status)
       .where('claim', 'is', null)
       .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    const won = Number(r.numUpdatedRows) === 1;
+    if (won) this.stats.claimed++;
+    else this.stats.skipped++;
+    return won;
   }
 
   /** Final state of a claimed record (and the claim dropped); false when the claim was not ours. */
