@@ -15,8 +15,9 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 # rbd-mirror (scripts/mirror-pair.sh: a mirrored pair of micro clusters).
 packages=(ceph-mon ceph-osd ceph-mgr ceph-common rbd-mirror librados-dev librbd-dev uuid-runtime python3 make g++ qemu-utils qemu-block-extra)
 # Python bindings: only for the benchmark's Python peer; optional. The
-# OpenStack clients: the `ceph-rbd serve` tests drive the service with them.
-optional=(python3-rados python3-rbd python3-cinderclient python3-glanceclient python3-openstackclient)
+# OpenStack clients and PostgreSQL: the `ceph-rbd serve` tests drive the
+# service with the clients and run two services on one PostgreSQL.
+optional=(python3-rados python3-rbd python3-cinderclient python3-glanceclient python3-openstackclient postgresql)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -78,10 +78,12 @@ export function startService(dataDir: string, extra: string[] = [], env: NodeJS.
 /** Runs a client command; never rejects (the exit code is in the result). */
 export function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<Ran> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, OS_CLOUD: '', HOME: process.env.HOME ?? '/tmp' } }, (error, stdout, stderr) => {
+    // stdin closed at once: `glance image-create` without --file reads image data from a non-TTY stdin.
+    const child = execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, OS_CLOUD: '', HOME: process.env.HOME ?? '/tmp' } }, (error, stdout, stderr) => {
       const code = error ? (typeof (error as { code?: unknown }).code === 'number' ? ((error as { code: number }).code) : 1) : 0;
       resolve({ code, stdout, stderr });
     });
+    child.stdin?.end();
   });
 }
 

@@ -58,7 +58,9 @@ export function pageOf(query: Record<string, string | string[] | undefined>): Pa
   const sort: Page['sort'] = [];
   const s = one('sort') ?? (one('sort_key') !== undefined ? `${one('sort_key')}:${one('sort_dir') ?? 'desc'}` : undefined);
   for (const part of (s ?? '').split(',').filter((p) => p !== '')) {
-    const [key, dir = 'desc'] = part.split(':');
+    const [given, dir = 'desc'] = part.split(':');
+    // cinderclient sends the legacy names of some keys.
+    const key = given === 'display_name' ? 'name' : given;
     if (!SORT_KEYS.has(key) || (dir !== 'asc' && dir !== 'desc')) throw badRequest(`Invalid input received: Invalid sort key or direction: ${part}`);
     sort.push({ key, dir });
   }

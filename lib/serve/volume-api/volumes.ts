@@ -9,7 +9,7 @@ import { nowIso } from '../manager';
 import { baseUrl, type IdParams, pageOf, type ProjectParams, type VolumeApi } from './context';
 import { applyPage, checkFilterValue } from './list';
 import { createVolumeBody, idParams, updateVolumeBody } from './schemas';
-import { DEFAULT_TYPE, volumeDetail, volumeSummary } from './views';
+import { DEFAULT_TYPE, parseJson, volumeDetail, volumeSummary } from './views';
 
 const GiB = 2 ** 30;
 /** Statuses a volume may be deleted from (Cinder's delete conditions). */
@@ -209,6 +209,29 @@ export function registerVolumes(app: FastifyInstance, api: VolumeApi): void {
       return { volume: await showVolume(api, request, await findVolume(api, request, row.id)) };
     },
   );
+
+  // Volume metadata: GET, POST (merge), PUT (replace), DELETE one key.
+  const metadataBody = { type: 'object', required: ['metadata'], properties: { metadata: createVolumeBody.properties.volume.properties.metadata.anyOf[0] } };
+  const setMetadata = async (request: FastifyRequest<{ Params: IdParams; Body: { metadata: Record<string, string> } }>, merge: boolean) => {
+    const row = await findVolume(api, request, request.params.id);
+    const metadata = { ...(merge ? parseJson<Record<string, string>>(row.metadata, {}) : {}), ...request.body.metadata };
+    if (Object.keys(metadata).length > 128) throw badRequest('Invalid input received: at most 128 metadata items');
+    await api.db.updateTable('volumes').set({ metadata: JSON.stringify(metadata), updated_at: nowIso() }).where('id', '=', row.id).execute();
+    return { metadata };
+  };
+  app.get<{ Params: IdParams }>('/v3/:project_id/volumes/:id/metadata', { schema: { params: idParams } }, async (request) => ({
+    metadata: parseJson<Record<string, string>>((await findVolume(api, request, request.params.id)).metadata, {}),
+  }));
+  app.post<{ Params: IdParams; Body: { metadata: Record<string, string> } }>('/v3/:project_id/volumes/:id/metadata', { schema: { params: idParams, body: metadataBody } }, (request) => setMetadata(request, true));
+  app.put<{ Params: IdParams; Body: { metadata: Record<string, string> } }>('/v3/:project_id/volumes/:id/metadata', { schema: { params: idParams, body: metadataBody } }, (request) => setMetadata(request, false));
+  app.delete<{ Params: IdParams & { key: string } }>('/v3/:project_id/volumes/:id/metadata/:key', async (request, reply) => {
+    const row = await findVolume(api, request, request.params.id);
+    const metadata = parseJson<Record<string, string>>(row.metadata, {});
+    if (!(request.params.key in metadata)) throw notFound(`Volume ${row.id} has no metadata with key ${request.params.key}.`);
+    delete metadata[request.params.key];
+    await api.db.updateTable('volumes').set({ metadata: JSON.stringify(metadata), updated_at: nowIso() }).where('id', '=', row.id).execute();
+    return reply.code(200).send();
+  });
 
   app.delete<{ Params: IdParams; Querystring: { cascade?: string } }>('/v3/:project_id/volumes/:id', { schema: { params: idParams } }, async (request, reply) => {
     const row = await findVolume(api, request, request.params.id);
