@@ -21,7 +21,8 @@
  *
  * With SQLite (one service) every transient record is taken, whoever claimed
  * it. With PostgreSQL, other live services may be working: only records no
- * one claimed are taken (docs/DESIGN.md: serve section).
+ * one claimed are taken
+ * (docs/DESIGN.md#d22-the-serve-command-records-claims-and-reconciliation).
  */
 import { VolumeNotFound, SnapshotNotFound } from '../cinder/errors';
 import type { RbdVolumeDriver } from '../cinder/driver';
