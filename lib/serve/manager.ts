@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto';
 
 import type { RbdVolumeDriver } from '../cinder/driver';
+import type { Volume } from '../cinder/types';
 import { VolumeBackendAPIException, VolumeIsBusy } from '../cinder/errors';
 import { ImageBusy } from '../errors';
 import type { GlanceStore } from '../glance/store';
@@ -20,6 +21,7 @@ import type { Logger } from '../logger';
 import type { Db } from './db';
 import type { ImageRow, SnapshotRow, VolumeRow } from './db/schema';
 import type { Quotas } from './quota';
+import { driverVolumeType } from './volume-api/types';
 
 export const nowIso = (): string => new Date().toISOString();
 
@@ -123,7 +125,7 @@ export class Manager {
   async createVolume(row: VolumeRow): Promise<void> {
     if (!(await this.claim('volumes', row.id, 'creating'))) return;
     const { driver, db } = this.deps;
-    const volume = { id: row.id, size: row.size };
+    const volume = { id: row.id, size: row.size, volumeType: await driverVolumeType(db, row.volume_type_id) };
     try {
       let bootable = 0;
       if (row.snapshot_id !== null) {
@@ -146,7 +148,7 @@ export class Manager {
   }
 
   /** A copy-on-write clone of the image's snapshot when the driver can, else a copy of its data. */
-  async #volumeFromImage(volume: { id: string; size: number }, imageId: string): Promise<void> {
+  async #volumeFromImage(volume: Volume, imageId: string): Promise<void> {
     const image = await this.deps.db.selectFrom('images').selectAll().where('id', '=', imageId).executeTakeFirstOrThrow();
     if (image.status !== 'active' || image.location === null) throw new VolumeBackendAPIException(`Image ${imageId} is not active`);
     const meta = { id: image.id, disk_format: image.disk_format ?? 'raw', container_format: image.container_format ?? 'bare', size: Number(image.size ?? 0) };

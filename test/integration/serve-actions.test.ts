@@ -91,6 +91,34 @@ describe('serve: volume actions, updates, lists and image patches', function () 
     assert.ok(!(await cli('rbd', ['ls', 'rbd'])).split('\n').includes(`volume-${id}`));
   });
 
+  it('volume types with extra specs and QoS specs (admin): a typed volume gets the back-end QoS on its image', async () => {
+    const admin = (args: string[]) => cinder(svc, 'admin', args, 'admin');
+    const T = `gold-${P}`;
+    assert.equal((await admin(['type-create', T])).code, 0);
+    assert.equal((await admin(['type-key', T, 'set', 'volume_backend_name=RBD'])).code, 0);
+    const qos = await admin(['qos-create', `fast-${P}`, 'consumer=back-end', 'total_iops_sec=500']);
+    assert.equal(qos.code, 0, qos.stderr);
+    const qid = prop(qos.stdout, 'id')!;
+    const tid = (await admin(['type-show', T])).stdout.match(/\|\s*id\s*\|\s*(\S+)/)![1];
+    assert.equal((await admin(['qos-associate', qid, tid])).code, 0);
+    assert.match((await admin(['extra-specs-list'])).stdout, new RegExp(`${T}\\s*\\|\\s*\\{'volume_backend_name': 'RBD'\\}`));
+    // Members read types but do not make them.
+    assert.match((await cinder(svc, P, ['type-list'])).stdout, new RegExp(T));
+    const denied = await cinder(svc, P, ['type-create', `x-${P}`]);
+    assert.match(denied.stdout + denied.stderr, /HTTP 403/);
+
+    const id = await create(['--volume-type', T, '--name', 'typed', '1']);
+    assert.equal(prop((await cinder(svc, P, ['show', id])).stdout, 'volume_type'), T);
+    assert.match(await cli('rbd', ['config', 'image', 'list', `rbd/volume-${id}`]), /rbd_qos_iops_limit\s+500\s+image/);
+    const inUse = await admin(['type-delete', T]);
+    assert.match(inUse.stdout + inUse.stderr, /still in use/);
+    await api(`${svc.volumeUrl}/${P}/volumes/${id}`, P, { method: 'DELETE' });
+    await status(id, null);
+    assert.equal((await admin(['qos-disassociate', qid, tid])).code, 0);
+    assert.equal((await admin(['type-delete', T])).code, 0);
+    assert.equal((await admin(['qos-delete', qid])).code, 0);
+  });
+
   it('lists with filters, sort and marker/limit pagination', async () => {
     const ids = [];
     for (const n of ['pa', 'pb', 'pc']) ids.push(await create(['--name', n, '1']));

@@ -6,6 +6,7 @@ import type { VolumeApi } from './context';
 import { registerActions } from './actions';
 import { registerQuotas } from './quotas';
 import { registerSnapshots } from './snapshots';
+import { registerTypes } from './types';
 import { registerVersions } from './versions';
 import { registerVolumes } from './volumes';
 
@@ -27,4 +28,5 @@ export function registerVolumeApi(app: FastifyInstance, api: VolumeApi): void {
   registerSnapshots(app, api);
   registerActions(app, api);
   registerQuotas(app, api);
+  registerTypes(app, api);
 }
