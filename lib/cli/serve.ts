@@ -45,7 +45,8 @@ export function registerServe(program: Command): void {
         imagePort: o.imagePort,
         volumePool: o.volumePool,
         imagePool: o.imagePool,
-        ...(common.verbose ? {} : { logger: { error: (m: string) => process.stderr.write(`error [serve] ${m}\n`), warn: (m: string) => process.stderr.write(`warn [serve] ${m}\n`) } as never }),
+        // Warnings and errors on stderr; --verbose: everything, through the library's logger.
+        ...(common.verbose ? {} : { logger: { error: (m: string) => process.stderr.write(`error ${m}\n`), warn: (m: string) => process.stderr.write(`warn ${m}\n`) } }),
       });
       process.stdout.write(`listening volume=${server.volumeUrl} image=${server.imageUrl}\n`);
       const signal = await new Promise<NodeJS.Signals>((resolve) => {

@@ -41,8 +41,8 @@ export interface ServeOptions {
   user?: string;
   /** Default per-project limits (-1 = unlimited). Default DEFAULT_QUOTAS. */
   quotas?: Partial<Record<Resource, number>>;
-  /** Where the service logs. Default: the library's logger (silent unless set). */
-  logger?: Logger;
+  /** Where the service, the driver and the store log (levels left out are silent). Default: the library's logger (silent unless set). */
+  logger?: Partial<Logger>;
 }
 
 export interface RunningServer {
@@ -108,7 +108,7 @@ export async function createServer(options: ServeOptions): Promise<RunningServer
   mkdirSync(options.dataDir, { recursive: true });
   const { db, kind } = await openDatabase(options.db, options.dataDir);
   const common = { ...(options.confFile ? { confFile: options.confFile } : {}), ...(options.user ? { user: options.user } : {}) };
-  const driver = await RbdVolumeDriver.open({ ...common, pool: options.volumePool ?? 'volumes', logger: options.logger });
+  const driver = await RbdVolumeDriver.open({ ...common, pool: options.volumePool ?? 'volumes', ...(options.logger ? { logger: componentLogger('cinder', options.logger) } : {}) });
   let store: GlanceStore | undefined;
   const apps: FastifyInstance[] = [];
   let manager: Manager | undefined;
