@@ -14,8 +14,10 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 # qemu-img with its rbd driver (image format checks and conversions), and
 # rbd-mirror (scripts/mirror-pair.sh: a mirrored pair of micro clusters).
 packages=(ceph-mon ceph-osd ceph-mgr ceph-common rbd-mirror librados-dev librbd-dev uuid-runtime python3 make g++ qemu-utils qemu-block-extra)
-# Python bindings: only for the benchmark's Python peer; optional.
-optional=(python3-rados python3-rbd)
+# Python bindings: only for the benchmark's Python peer; optional. The
+# OpenStack clients and PostgreSQL: the `ceph-rbd serve` tests drive the
+# service with the clients and run two services on one PostgreSQL.
+optional=(python3-rados python3-rbd python3-cinderclient python3-glanceclient python3-openstackclient postgresql)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -36,7 +38,7 @@ if [ ${#missing[@]} -gt 0 ] || [ ${#missing_optional[@]} -gt 0 ]; then
       say "run as root:  apt-get update && apt-get install -y --no-install-recommends ${missing[*]} ${missing_optional[*]}"
       exit 1
     fi
-    say "optional packages missing (benchmark's Python peer is skipped): ${missing_optional[*]}"
+    say "optional packages missing (benchmark's Python peer and the serve tests need them): ${missing_optional[*]}"
   else
     say "installing: ${missing[*]} ${missing_optional[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -44,7 +46,7 @@ if [ ${#missing[@]} -gt 0 ] || [ ${#missing_optional[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     if [ ${#missing_optional[@]} -gt 0 ]; then
       apt-get install -y -qq --no-install-recommends "${missing_optional[@]}" >/dev/null ||
-        say "optional packages could not be installed: ${missing_optional[*]} (benchmark's Python peer is skipped)"
+        say "optional packages could not be installed: ${missing_optional[*]} (benchmark's Python peer and the serve tests need them)"
     fi
   fi
 fi
@@ -55,6 +57,21 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
   npm ci --no-audit --no-fund --ignore-scripts
+fi
+
+# better-sqlite3 (the serve command's embedded database) has a native part
+# that `npm ci --ignore-scripts` does not build: its own install script
+# fetches a prebuilt binary or compiles it from source.
+if [ ! -f node_modules/better-sqlite3/build/Release/better_sqlite3.node ]; then
+  say "building better-sqlite3"
+  log="$(mktemp)"
+  if ! npm rebuild better-sqlite3 >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    say "building better-sqlite3 failed (see above)"
+    exit 1
+  fi
+  rm -f "$log"
 fi
 
 # The addon: rebuild when any native source is newer than the binary.

@@ -6,6 +6,7 @@
  *   ceph-rbd image upload|download|delete|info|ls       Glance-style images
  *   ceph-rbd volume create|delete|snapshot|…|stats|failover   Cinder-style volumes
  *   ceph-rbd mirror status                 RBD mirroring of a pool, initial sync progress
+ *   ceph-rbd serve                          Block Storage v3 + Image v2 APIs
  *
  * Exit status: 0 success, 1 Ceph/store/driver error, 2 usage error, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP).
  */
@@ -18,6 +19,7 @@ import { registerCluster } from './cluster';
 import { addCommonOptions, errorJson, exitCodeFor, formatError, packageRoot } from './common';
 import { registerImage } from './image';
 import { registerMirror } from './mirror';
+import { registerServe } from './serve';
 import { registerVolume } from './volume';
 
 function version(): string {
@@ -52,6 +54,7 @@ export function buildProgram(): Command {
   registerImage(program);
   registerVolume(program);
   registerMirror(program);
+  registerServe(program);
   return program;
 }
 

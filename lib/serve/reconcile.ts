@@ -1,0 +1,177 @@
+/**
+ * Start-up reconciliation (Cinder's init_host idea): records left in a
+ * transient status by a process that died are brought in line with what the
+ * pools really hold, so no record points at nothing and nothing is left in a
+ * pool that no record points at.
+ *
+ *   volume creating   image there at full size → available; else what was
+ *                     made is removed and the create runs again
+ *   volume deleting   the delete runs again (a missing image is fine)
+ *   volume extending  → available at the size the image really has; the
+ *                     reservation is rolled back
+ *   volume reverting  → error (the data may be half reverted)
+ *   volume uploading  → available (its image is handled below)
+ *   snapshot creating snapshot there → available; else the create runs again
+ *   snapshot deleting the delete runs again
+ *   image saving      → killed; partial uploads are swept from the image pool
+ *
+ * Status fixes happen before the service listens; the driver work (deletes,
+ * re-creates, sweeping) runs in the background through the manager, retried
+ * while the dead process's watch on an image lingers (BUSY_GRACE_MS).
+ *
+ * With SQLite (one service) every transient record is taken, whoever claimed
+ * it. With PostgreSQL, other live services may be working: only records no
+ * one claimed are taken
+ * (docs/DESIGN.md#d23-the-serve-command-records-claims-and-reconciliation).
+ */
+import { VolumeNotFound, SnapshotNotFound } from '../cinder/errors';
+import type { RbdVolumeDriver } from '../cinder/driver';
+import type { GlanceStore } from '../glance/store';
+import type { Logger } from '../logger';
+import type { Db } from './db';
+import { type Manager, nowIso, whileBusy } from './manager';
+import type { Quotas } from './quota';
+
+export interface ReconcileReport {
+  volumes: Record<string, number>;
+  snapshots: Record<string, number>;
+  imagesKilled: number;
+  /** Partial uploads removed from the image pool. */
+  swept: number;
+  reservationsRolledBack: number;
+}
+
+export interface ReconcileDeps {
+  db: Db;
+  driver: RbdVolumeDriver;
+  store: GlanceStore;
+  quotas: Quotas;
+  logger: Logger;
+  manager: Manager;
+  /** Take records other services claimed (true when this service is alone on its database). */
+  takeClaimed: boolean;
+}
+
+/** How long reconciliation retries an image a dead process still watches (osd_client_watch_timeout is 30 s). */
+export const BUSY_GRACE_MS = 120_000;
+
+const count = (m: Record<string, number>, k: string): void => {
+  m[k] = (m[k] ?? 0) + 1;
+};
+
+async function volumeSize(driver: RbdVolumeDriver, id: string): Promise<number | null> {
+  try {
+    return (await driver.getVolume(id)).size;
+  } catch (err) {
+    if (err instanceof VolumeNotFound) return null;
+    throw err;
+  }
+}
+
+async function reconcileVolumes(d: ReconcileDeps, report: ReconcileReport): Promise<void> {
+  let q = d.db.selectFrom('volumes').selectAll().where('status', 'in', ['creating', 'deleting', 'extending', 'reverting', 'uploading']);
+  if (!d.takeClaimed) q = q.where('claim', 'is', null);
+  for (const row of await q.execute()) {
+    await d.db.updateTable('volumes').set({ claim: null }).where('id', '=', row.id).execute();
+    count(report.volumes, row.status);
+    const size = await volumeSize(d.driver, row.id);
+    switch (row.status) {
+      case 'creating':
+        if (size !== null && size >= row.size) {
+          await d.db.updateTable('volumes').set({ status: 'available', updated_at: nowIso() }).where('id', '=', row.id).execute();
+        } else {
+          d.manager.spawn(`reconcile: create volume ${row.id} again`, async () => {
+            if (size !== null) await whileBusy(BUSY_GRACE_MS, () => d.driver.deleteVolume(row.id));
+            await d.manager.createVolume({ ...row, claim: null });
+          });
+        }
+        break;
+      case 'deleting':
+        d.manager.spawn(`reconcile: delete volume ${row.id}`, () => d.manager.deleteVolume({ ...row, claim: null }, BUSY_GRACE_MS));
+        break;
+      case 'extending':
+        await d.db
+          .updateTable('volumes')
+          .set({ status: size === null ? 'error' : 'available', size: size ?? row.size, updated_at: nowIso() })
+          .where('id', '=', row.id)
+          .execute();
+        break;
+      case 'reverting':
+        await d.db.updateTable('volumes').set({ status: 'error', error: 'revert interrupted by a service restart', updated_at: nowIso() }).where('id', '=', row.id).execute();
+        break;
+      default:
+        await d.db.updateTable('volumes').set({ status: size === null ? 'error' : 'available', updated_at: nowIso() }).where('id', '=', row.id).execute();
+    }
+  }
+}
+
+async function reconcileSnapshots(d: ReconcileDeps, report: ReconcileReport): Promise<void> {
+  let q = d.db.selectFrom('snapshots').selectAll().where('status', 'in', ['creating', 'deleting']);
+  if (!d.takeClaimed) q = q.where('claim', 'is', null);
+  for (const row of await q.execute()) {
+    await d.db.updateTable('snapshots').set({ claim: null }).where('id', '=', row.id).execute();
+    count(report.snapshots, row.status);
+    if (row.status === 'deleting') {
+      d.manager.spawn(`reconcile: delete snapshot ${row.id}`, () => d.manager.deleteSnapshot({ ...row, claim: null }, BUSY_GRACE_MS));
+      continue;
+    }
+    let exists = true;
+    try {
+      await d.driver.getSnapshot(row.volume_id, row.id);
+    } catch (err) {
+      if (!(err instanceof SnapshotNotFound || err instanceof VolumeNotFound)) throw err;
+      exists = false;
+    }
+    if (exists) await d.db.updateTable('snapshots').set({ status: 'available', updated_at: nowIso() }).where('id', '=', row.id).execute();
+    else d.manager.spawn(`reconcile: create snapshot ${row.id} again`, () => d.manager.createSnapshot({ ...row, claim: null }));
+  }
+}
+
+/**
+ * Removes what killed uploads left (an image without its snapshot, marked by
+ * the store) until none of `ids` is left or BUSY_GRACE_MS passed: the sweeper
+ * skips images with a watcher, and a dead uploader's watch lingers a while.
+ */
+async function sweepUntilGone(d: ReconcileDeps, ids: Set<string>, report: ReconcileReport): Promise<void> {
+  const deadline = Date.now() + BUSY_GRACE_MS;
+  for (;;) {
+    const swept = await d.store.sweep({ olderThanMs: 0 });
+    report.swept += swept.images.filter((i) => i.removed).length;
+    const left = [...swept.busy, ...swept.images.filter((i) => !i.removed).map((i) => i.image)].filter((n) => ids.has(n));
+    if (left.length === 0) return;
+    if (Date.now() > deadline) {
+      d.logger.warn(`reconcile: partial uploads still busy, left for the next start: ${left.join(', ')}`);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+  }
+}
+
+async function reconcileImages(d: ReconcileDeps, report: ReconcileReport): Promise<void> {
+  let q = d.db.selectFrom('images').selectAll().where('status', '=', 'saving');
+  if (!d.takeClaimed) q = q.where('claim', 'is', null);
+  const rows = await q.execute();
+  for (const row of rows) {
+    await d.db.updateTable('images').set({ status: 'killed', claim: null, location: null, updated_at: nowIso() }).where('id', '=', row.id).execute();
+    report.imagesKilled++;
+  }
+  // Killed images (now and from earlier starts) must have no data left in the pool.
+  const killed = await d.db.selectFrom('images').select('id').where('status', '=', 'killed').execute();
+  const ids = new Set(killed.map((r) => r.id));
+  d.manager.spawn('reconcile: sweep partial uploads', () => sweepUntilGone(d, ids, report));
+}
+
+export async function reconcile(d: ReconcileDeps): Promise<ReconcileReport> {
+  const report: ReconcileReport = { volumes: {}, snapshots: {}, imagesKilled: 0, swept: 0, reservationsRolledBack: 0 };
+  if (d.takeClaimed) {
+    const ids = await d.db.selectFrom('reservations').select('id').distinct().execute();
+    for (const { id } of ids) await d.db.transaction().execute((trx) => d.quotas.rollback(trx, id));
+    report.reservationsRolledBack = ids.length;
+  }
+  await reconcileImages(d, report);
+  await reconcileSnapshots(d, report);
+  await reconcileVolumes(d, report);
+  const did = report.imagesKilled + report.swept + Object.values(report.volumes).length + Object.values(report.snapshots).length;
+  if (did > 0) d.logger.info(`reconciled: ${JSON.stringify(report)}`);
+  return report;
+}
