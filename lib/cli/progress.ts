@@ -21,6 +21,22 @@ function enabled(o: CommonOptions): boolean {
   return process.stderr.isTTY === true;
 }
 
+/** One cli-progress bar on stderr with the look every bar of the CLI shares. */
+function newBar(format: string, extra: { etaBuffer?: number } = {}): SingleBar {
+  return new SingleBar({
+    format,
+    stream: process.stderr,
+    barsize: 30,
+    hideCursor: true,
+    noTTYOutput: process.stderr.isTTY !== true,
+    notTTYSchedule: 1000,
+    fps: 10,
+    barCompleteChar: '\u2588',
+    barIncompleteChar: '\u2591',
+    ...extra,
+  });
+}
+
 /**
  * A byte-counting bar: `upload  [████░░░░] 42% | 108/256 MiB | 95 MiB/s | ETA 2s`.
  * `total` undefined (a stream of unknown length): bytes and rate only.
@@ -31,18 +47,7 @@ export function bytesBar(o: CommonOptions, label: string, total: number | undefi
   const format = known
     ? `${label.padEnd(8)} [{bar}] {percentage}% | {doneMiB}/{totalMiB} MiB | {rate} MiB/s | ETA {eta_formatted}`
     : `${label.padEnd(8)} {doneMiB} MiB | {rate} MiB/s | {duration_formatted}`;
-  const bar = new SingleBar({
-    format,
-    stream: process.stderr,
-    barsize: 30,
-    hideCursor: true,
-    noTTYOutput: process.stderr.isTTY !== true,
-    notTTYSchedule: 1000,
-    etaBuffer: 20,
-    fps: 10,
-    barCompleteChar: '\u2588',
-    barIncompleteChar: '\u2591',
-  });
+  const bar = newBar(format, { etaBuffer: 20 });
   const t0 = Date.now();
   const payload = (done: number, all: number | undefined) => {
     const secs = (Date.now() - t0) / 1000;
@@ -73,17 +78,7 @@ export function bytesBar(o: CommonOptions, label: string, total: number | undefi
 /** A bar for librbd's long operations (flatten, copy, remove), in its own units (objects). */
 export function opsBar(o: CommonOptions, label: string): Progress {
   if (!enabled(o)) return none;
-  const bar = new SingleBar({
-    format: `${label.padEnd(8)} [{bar}] {percentage}% | {value}/{total} objects | {duration_formatted}`,
-    stream: process.stderr,
-    barsize: 30,
-    hideCursor: true,
-    noTTYOutput: process.stderr.isTTY !== true,
-    notTTYSchedule: 1000,
-    fps: 10,
-    barCompleteChar: '\u2588',
-    barIncompleteChar: '\u2591',
-  });
+  const bar = newBar(`${label.padEnd(8)} [{bar}] {percentage}% | {value}/{total} objects | {duration_formatted}`);
   let started = false;
   let stopped = false;
   return {
@@ -111,17 +106,7 @@ export function opsBar(o: CommonOptions, label: string): Progress {
 /** A percent bar with a free-text suffix, e.g. `sync     [████░░░░] 42% | 3/5 images replaying`. */
 export function percentBar(o: CommonOptions, label: string): Progress & { note(text: string): void } {
   if (!enabled(o)) return { ...none, note: () => undefined };
-  const bar = new SingleBar({
-    format: `${label.padEnd(8)} [{bar}] {percentage}% | {note}`,
-    stream: process.stderr,
-    barsize: 30,
-    hideCursor: true,
-    noTTYOutput: process.stderr.isTTY !== true,
-    notTTYSchedule: 1000,
-    fps: 10,
-    barCompleteChar: '\u2588',
-    barIncompleteChar: '\u2591',
-  });
+  const bar = newBar(`${label.padEnd(8)} [{bar}] {percentage}% | {note}`);
   let note = '';
   bar.start(100, 0, { note });
   let stopped = false;

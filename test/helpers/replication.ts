@@ -11,7 +11,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 
 import { Image, type IoCtx, RbdVolumeDriver, type RbdVolumeDriverOptions, type Volume, type VolumeType } from '../../lib';
-import { type MirrorPair, exportMd5, mirrorPairScript, waitFor } from './mirror-pair';
+import { type MirrorPair, exportMd5, mirrorPairScript, startMirrorPair, waitFor } from './mirror-pair';
 
 const run = promisify(execFile);
 
@@ -33,6 +33,40 @@ export function openReplicatedDriver(pair: MirrorPair, options: RbdVolumeDriverO
     replicationConnectTimeoutMs: 3000,
     ...options,
   });
+}
+
+/** What a replication suite's hooks set up: the pair, an I/O context on POOL at each site, a replicated driver on A. */
+export interface ReplicatedPairSuite {
+  pair: MirrorPair;
+  ioA: IoCtx;
+  ioB: IoCtx;
+  driver: RbdVolumeDriver;
+}
+
+/**
+ * Registers the suite's hooks: starts a pair with POOL mirrored, opens the
+ * two I/O contexts and the driver; after, thaws site A (a test may have
+ * frozen it), closes the driver and stops the pair (--purge: its directories
+ * and every image go with it). The returned object is filled in by `before`.
+ */
+export function useReplicatedPair(options: { memstoreBytes?: number; startTimeoutMs?: number } = {}): ReplicatedPairSuite {
+  const suite = {} as ReplicatedPairSuite;
+  let pair: MirrorPair | undefined;
+  before(async function () {
+    this.timeout(options.startTimeoutMs ?? 240_000);
+    pair = await startMirrorPair([POOL], options.memstoreBytes === undefined ? {} : { memstoreBytes: options.memstoreBytes });
+    suite.pair = pair;
+    suite.ioA = await pair.radosA.openIoctx(POOL);
+    suite.ioB = await pair.radosB.openIoctx(POOL);
+    suite.driver = await openReplicatedDriver(pair);
+  });
+  after(async function () {
+    this.timeout(180_000);
+    if (pair) await signalSite('thaw', pair.dirA).catch(() => undefined);
+    await suite.driver?.close();
+    await pair?.stop();
+  });
+  return suite;
 }
 
 export function newVolume(type: VolumeType | null, sizeGiB = 1): Volume & { name: string } {

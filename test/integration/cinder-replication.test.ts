@@ -24,7 +24,7 @@ import {
   type IoCtx,
 } from '../../lib';
 import { repoRoot } from '../helpers/cluster';
-import { type MirrorPair, startMirrorPair, waitFor } from '../helpers/mirror-pair';
+import { type MirrorPair, waitFor } from '../helpers/mirror-pair';
 import {
   PLAIN,
   POOL,
@@ -36,6 +36,7 @@ import {
   mirrorInfo,
   newVolume,
   openReplicatedDriver,
+  useReplicatedPair,
   resyncFrom,
   signalSite,
   waitSame,
@@ -57,26 +58,12 @@ function ceph(args: string[]): Promise<{ code: number; stdout: string; stderr: s
 
 describe('Cinder replication: failover and failback on a mirrored pair', function () {
   this.timeout(120_000);
+  const suite = useReplicatedPair();
   let pair: MirrorPair | undefined;
   let ioA: IoCtx;
   let ioB: IoCtx;
   let driver: RbdVolumeDriver;
-
-  before(async function () {
-    this.timeout(240_000);
-    pair = await startMirrorPair([POOL]);
-    ioA = await pair.radosA.openIoctx(POOL);
-    ioB = await pair.radosB.openIoctx(POOL);
-    driver = await openReplicatedDriver(pair);
-  });
-
-  after(async function () {
-    this.timeout(180_000);
-    if (pair) await signalSite('thaw', pair.dirA).catch(() => undefined);
-    await driver?.close();
-    // The pair's directories go with it (--purge): no image cleanup needed.
-    await pair?.stop();
-  });
+  before(() => ({ pair, ioA, ioB, driver } = suite));
 
   it('options: replicationDevices, activeBackendId, replicationMode and the timeout are validated', async () => {
     const bad: Array<[Record<string, unknown>, string]> = [

@@ -11,10 +11,9 @@
 import { strict as assert } from 'node:assert';
 
 import type { IoCtx, RbdVolumeDriver } from '../../lib';
-import { type MirrorPair, startMirrorPair, waitFor, waitReplayed } from '../helpers/mirror-pair';
+import { type MirrorPair, waitFor, waitReplayed } from '../helpers/mirror-pair';
 import {
   PLAIN,
-  POOL,
   REPLICATED,
   SITE_B,
   assertUpdate,
@@ -23,6 +22,7 @@ import {
   mirrorInfo,
   newVolume,
   openReplicatedDriver,
+  useReplicatedPair,
   resyncFrom,
   signalSite,
   waitSame,
@@ -35,25 +35,12 @@ const GiB = 1 << 30;
 
 describe('Cinder replication: lag and failover times (mirrored pair)', function () {
   this.timeout(1_200_000);
+  const suite = useReplicatedPair({ memstoreBytes: 3 * GiB, startTimeoutMs: 300_000 });
   let pair: MirrorPair | undefined;
   let ioA: IoCtx;
   let ioB: IoCtx;
   let driver: RbdVolumeDriver;
-
-  before(async function () {
-    this.timeout(300_000);
-    pair = await startMirrorPair([POOL], { memstoreBytes: 3 * GiB });
-    ioA = await pair.radosA.openIoctx(POOL);
-    ioB = await pair.radosB.openIoctx(POOL);
-    driver = await openReplicatedDriver(pair);
-  });
-
-  after(async function () {
-    this.timeout(180_000);
-    if (pair) await signalSite('thaw', pair.dirA).catch(() => undefined);
-    await driver?.close();
-    await pair?.stop();
-  });
+  before(() => ({ pair, ioA, ioB, driver } = suite));
 
   it('64 MiB: lag A -> B, failoverHost with A alive, writes on B, failback; whole images identical', async () => {
     const p = pair as MirrorPair;
