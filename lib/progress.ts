@@ -23,15 +23,32 @@ export async function runLong<T>(
   const onProgress = checkFunction<ProgressFn>(opts.onProgress, 'options.onProgress');
   const signal = checkSignal(opts.signal);
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-  if (!signal) return start(onProgress, undefined);
+  if (!signal) return afterProgress(onProgress, start(onProgress, undefined));
   const flag = new Int32Array(1);
   const onAbort = (): void => {
     Atomics.store(flag, 0, 1);
   };
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    return await abortAware(start(onProgress, flag), signal);
+    return await afterProgress(onProgress, abortAware(start(onProgress, flag), signal));
   } finally {
     signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * Settles after the progress report librbd made before the operation ended.
+ * The report and the completion reach the event loop as two separate
+ * wake-ups handled in the same loop turn, in no set order: without this, an
+ * `await` of the operation could resume before its last (or only) onProgress
+ * call. One macrotask turn (setImmediate runs after the poll phase that
+ * handles both) puts the report first.
+ */
+async function afterProgress<T>(onProgress: ProgressFn | undefined, op: Promise<T>): Promise<T> {
+  if (onProgress === undefined) return op;
+  try {
+    return await op;
+  } finally {
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
