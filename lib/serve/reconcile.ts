@@ -82,7 +82,7 @@ async function volumeSize(driver: RbdVolumeDriver, id: string): Promise<number |
 async function pending<R extends VolumeRow | SnapshotRow | ImageRow>(d: ReconcileDeps, table: 'volumes' | 'snapshots' | 'images', statuses: string[]): Promise<R[]> {
   const take = d.take;
   if (take !== 'all' && !take.unclaimed && take.owners.length === 0) return [];
-  let q = d.db.selectFrom(table as 'volumes').selectAll().where('status', 'in', statuses);
+  let q = (d.db as unknown as Db).selectFrom(table as 'volumes').selectAll().where('status', 'in', statuses);
   if (take !== 'all') {
     q = q.where((eb) => eb.or([...(take.unclaimed ? [eb('claim', 'is', null)] : []), ...(take.owners.length > 0 ? [eb('claim', 'in', take.owners)] : [])]));
   }
