@@ -267,8 +267,6 @@ export class Manager {
   /** Volume (status uploading) → image (status saving): raw or qcow2 through the driver. */
   async uploadVolumeToImage(volume: VolumeRow, image: ImageRow): Promise<void> {
     if (!(await this.#own('images', image.id, 'saving'))) return;
-    // The volume is this worker's too while it is read: if the service dies, a live one takes both over.
-    await this.deps.db.updateTable('volumes').set({ claim: this.token }).where('id', '=', volume.id).where('status', '=', 'uploading').where('claim', 'is', null).execute();
     try {
       const stored = await this.deps.driver.copyVolumeToImage({ id: volume.id, size: volume.size }, this.deps.store, image.id, {
         id: image.id,
@@ -292,10 +290,9 @@ export class Manager {
     } finally {
       await this.deps.db
         .updateTable('volumes')
-        .set({ status: 'available', claim: null, updated_at: nowIso() })
+        .set({ status: 'available', updated_at: nowIso() })
         .where('id', '=', volume.id)
         .where('status', '=', 'uploading')
-        .where((eb) => eb.or([eb('claim', '=', this.token), eb('claim', 'is', null)]))
         .execute();
     }
   }
