@@ -50,7 +50,7 @@ import { applyQos, checkVolumeType, imageQos, onVolumeImage, removeQosKeys, setu
 import { checkSnapshot, checkVolume, checkVolumeIdent, rejectEncrypted, resolveOptions, type Resolved, type VolumeIdent, type VolumeRef } from './options';
 import { listManageableVolumes, paginateEntries } from './manage';
 import { monAddrs, volumeStats } from './stats';
-import { DEFAULT_BACKEND, failoverTarget, failoverVolumes, targetConfig, type ClusterTarget, type FailoverContext } from './failover';
+import { failoverTarget, failoverVolumes, targetConfig, type ClusterTarget, type FailoverContext } from './failover';
 import { createMirrorSnapshots, type MirrorSnapshotRound, type ReplicationSetup } from './replication';
 import type {
   ConnectionInfo,
@@ -767,14 +767,7 @@ export class RbdVolumeDriver implements AsyncDisposable {
 
   /** get_volume_stats: the cached report, refreshed first when `refresh` (or never made). Never throws. */
   async getVolumeStats(refresh = false): Promise<VolumeStats> {
-    if (refresh || !this.#stats) {
-      // location_info: the configured cluster, conf and user with the active cluster's fsid, as upstream.
-      this.#stats = await volumeStats(this.#session, this.config, this.#logger);
-      if (this.config.replicationDevices.length > 0) {
-        this.#stats.replication_enabled = true;
-        this.#stats.replication_targets = [DEFAULT_BACKEND, ...this.config.replicationDevices.map((d) => d.backendId)];
-      }
-    }
+    if (refresh || !this.#stats) this.#stats = await volumeStats(this.#session, this.config, this.#logger);
     return { ...this.#stats };
   }
 

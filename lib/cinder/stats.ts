@@ -11,6 +11,7 @@ import type { IoCtx, Rados } from '../rados';
 import { Image, Rbd } from '../rbd';
 import { componentLogger, type Logger } from '../logger';
 import { VolumeBackendAPIException } from './errors';
+import { DEFAULT_BACKEND } from './failover';
 import type { Resolved } from './options';
 import type { VolumeStats } from './types';
 import { ceilGiB, gib2 } from './util';
@@ -43,7 +44,9 @@ export async function volumeStats(session: ClusterSession, c: Readonly<Resolved>
     backend_state: 'down',
     qos_support: SUPPORTS_QOS && Rbd.version().minor >= 15,
     volume_backend_name: c.volumeBackendName || 'RBD',
-    replication_enabled: false,
+    replication_enabled: c.replicationDevices.length > 0,
+    // location_info stays the configured cluster (with the active one's fsid), as upstream.
+    ...(c.replicationDevices.length > 0 ? { replication_targets: [DEFAULT_BACKEND, ...c.replicationDevices.map((d) => d.backendId)] } : {}),
   };
   try {
     await session.run(async () => {

@@ -8,7 +8,9 @@
  */
 import type { Command } from 'commander';
 
+import { DELETED_SUFFIX } from '../cinder/clone-chain';
 import { RbdVolumeDriver } from '../cinder/driver';
+import { extractIdFromVolumeName } from '../cinder/manage';
 import type { FailoverResult, RbdVolumeDriverOptions, ReplicationDevice, Volume } from '../cinder/types';
 import { ImageNotFound } from '../errors';
 import { withImage } from '../internal/image';
@@ -42,11 +44,11 @@ async function volumesOn(conf: string | undefined, user: string | undefined, poo
     const ioctx = await rados.openIoctx(pool);
     const out: Volume[] = [];
     for (const name of await Rbd.list(ioctx)) {
-      const m = /^volume-(.+)$/.exec(name);
-      if (!m || name.endsWith('.deleted')) continue;
+      const id = extractIdFromVolumeName(name);
+      if (id === null || name.endsWith(DELETED_SUFFIX)) continue;
       try {
         const state = await withImage(ioctx, name, { readOnly: true }, async (img) => (await img.mirrorGetInfo()).state);
-        out.push({ id: m[1], name, size: 0, replicationStatus: state === 'enabled' ? 'enabled' : 'disabled', status: 'available' });
+        out.push({ id, name, size: 0, replicationStatus: state === 'enabled' ? 'enabled' : 'disabled', status: 'available' });
       } catch (err) {
         if (!(err instanceof ImageNotFound)) throw err;
       }

@@ -5,13 +5,14 @@
  * - 'native' (default): native/hash.cc hashes on libuv worker threads, one
  *   serial lane per algorithm, so MD5, the multihash and the writes all run
  *   at once and the JS thread only moves buffers; the uploads of a process
- *   share a bounded number of hash lanes (HashLanes).
+ *   share a bounded number of hash lanes (hashLanes).
  * - 'js': node:crypto on the JS thread, as Glance does (kept to compare).
  */
 import { createHash, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 
 import type { ChunkHasher } from '../internal/chunk-writer';
+import { Semaphore } from '../internal/retry';
 import { addon, type NativeHasher } from '../native';
 
 export type { ChunkHasher };
@@ -19,33 +20,15 @@ export type { ChunkHasher };
 export type HashOn = 'native' | 'js';
 
 /**
- * Hash lanes shared by every upload of the process: at most `limit` chunks
- * are being hashed at once (each by both of its algorithms, in parallel),
- * first come first served. Eight uploads otherwise queue sixteen hash jobs
- * on libuv's four worker threads, and file reads and other work of the
- * process wait behind them; one upload alone is not slowed (its chunks are
- * hashed one after another anyway).
+ * Hash lanes shared by every upload of the process: at most this many
+ * chunks are being hashed at once (each by both of its algorithms, in
+ * parallel), first come first served. Eight uploads otherwise queue sixteen
+ * hash jobs on libuv's four worker threads, and file reads and other work of
+ * the process wait behind them; one upload alone is not slowed (its chunks
+ * are hashed one after another anyway).
  */
-class HashLanes {
-  #busy = 0;
-  readonly #queue: Array<() => void> = [];
-  constructor(readonly limit: number) {}
-
-  async run<T>(job: () => Promise<T>): Promise<T> {
-    if (this.#busy >= this.limit) await new Promise<void>((resolve) => this.#queue.push(resolve));
-    else this.#busy++;
-    try {
-      return await job();
-    } finally {
-      const next = this.#queue.shift();
-      if (next) next();
-      else this.#busy--;
-    }
-  }
-}
-
 /** Half the CPUs (at least one): each lane keeps two worker threads busy (MD5 and the multihash). */
-export const hashLanes = new HashLanes(Math.max(1, Math.floor(availableParallelism() / 2)));
+export const hashLanes = new Semaphore(Math.max(1, Math.floor(availableParallelism() / 2)));
 
 class NativeChunkHasher implements ChunkHasher {
   readonly #h: NativeHasher;

@@ -17,6 +17,7 @@ import type { Volume } from '../cinder/types';
 import { VolumeBackendAPIException, VolumeIsBusy } from '../cinder/errors';
 import { ImageBusy } from '../errors';
 import type { GlanceStore } from '../glance/store';
+import { sleep } from '../internal/retry';
 import type { Logger } from '../logger';
 import type { Db } from './db';
 import type { ImageRow, SnapshotRow, VolumeRow } from './db/schema';
@@ -39,8 +40,6 @@ export interface ManagerDeps {
 }
 
 type Table = 'volumes' | 'snapshots' | 'images';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs `fn` again while it fails because the image is busy, until `graceMs`

@@ -27,6 +27,7 @@
 import { VolumeNotFound, SnapshotNotFound } from '../cinder/errors';
 import type { RbdVolumeDriver } from '../cinder/driver';
 import type { GlanceStore } from '../glance/store';
+import { sleep } from '../internal/retry';
 import type { Logger } from '../logger';
 import type { Db } from './db';
 import { type Manager, nowIso, whileBusy } from './manager';
@@ -143,7 +144,7 @@ async function sweepUntilGone(d: ReconcileDeps, ids: Set<string>, report: Reconc
       d.logger.warn(`reconcile: partial uploads still busy, left for the next start: ${left.join(', ')}`);
       return;
     }
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await sleep(3000);
   }
 }
 

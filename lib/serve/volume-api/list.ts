@@ -1,9 +1,11 @@
 /** List queries with filters, sort and marker/limit pagination (Cinder's _get_query_with_sort). */
-import type { SelectQueryBuilder } from 'kysely';
+import type { FastifyRequest } from 'fastify';
+import type { Selectable, SelectQueryBuilder } from 'kysely';
 
+import type { Db } from '../db';
 import type { Database } from '../db/schema';
 import { badRequest, notFound } from '../errors';
-import type { Page } from './context';
+import { baseUrl, type Page, pageOf } from './context';
 
 type Row = { id: string; created_at: string };
 
@@ -45,4 +47,27 @@ export async function applyPage<T extends 'volumes' | 'snapshots', O extends Row
 
 export function checkFilterValue(key: string, value: string): void {
   if (key === 'size' && !/^\d+$/.test(value)) throw badRequest(`Invalid input received: size filter must be an integer, got '${value}'`);
+}
+
+/** One list page of a project's volumes or snapshots: the rows, and the `<collection>_links` next link when the page is full. */
+export async function listPage<T extends 'volumes' | 'snapshots'>(
+  db: Db,
+  table: T,
+  request: FastifyRequest<{ Querystring: Record<string, string> }>,
+  project: string,
+  detail: boolean,
+  allowed: readonly string[],
+): Promise<{ rows: Array<Selectable<Database[T]>>; links: Record<string, unknown> }> {
+  const page = pageOf(request.query);
+  for (const [k, v] of Object.entries(page.filters)) checkFilterValue(k, v);
+  // One generic query for both tables: Kysely cannot narrow a table union, hence the casts.
+  const rowsOf = () => (db as unknown as Db).selectFrom(table as 'volumes').selectAll().where('project_id', '=', project);
+  const query = await applyPage(rowsOf(), page, allowed, (id) => rowsOf().where('id', '=', id).executeTakeFirst());
+  const rows = (await query.execute()) as unknown as Array<Selectable<Database[T]>>;
+  const links: Record<string, unknown> = {};
+  if (page.limit !== undefined && rows.length === page.limit && rows.length > 0) {
+    const qs = new URLSearchParams({ ...request.query, marker: (rows[rows.length - 1] as { id: string }).id });
+    links[`${table}_links`] = [{ rel: 'next', href: `${baseUrl(request)}/v3/${project}/${table}${detail ? '/detail' : ''}?${qs.toString()}` }];
+  }
+  return { rows, links };
 }

@@ -5,6 +5,8 @@ export const MAX_VOLUME_GIB = 1024 * 1024;
 
 const nullableString = (max = 255) => ({ type: ['string', 'null'], maxLength: max });
 const uuidOrNull = { type: ['string', 'null'], pattern: '^[0-9a-fA-F-]{32,36}$' };
+/** Name and description, under the current and the v1 (`display_*`) keys, on volumes and snapshots alike. */
+const naming = { name: nullableString(), display_name: nullableString(), description: nullableString(), display_description: nullableString() };
 const metadata = { type: 'object', maxProperties: 128, propertyNames: { maxLength: 255, minLength: 1 }, additionalProperties: { type: 'string', maxLength: 255 } };
 
 export const createVolumeBody = {
@@ -15,10 +17,7 @@ export const createVolumeBody = {
       type: 'object',
       properties: {
         size: { type: ['integer', 'null'], minimum: 1, maximum: MAX_VOLUME_GIB },
-        name: nullableString(),
-        display_name: nullableString(),
-        description: nullableString(),
-        display_description: nullableString(),
+        ...naming,
         snapshot_id: uuidOrNull,
         source_volid: uuidOrNull,
         imageRef: uuidOrNull,
@@ -42,10 +41,7 @@ export const updateVolumeBody = {
     volume: {
       type: 'object',
       properties: {
-        name: nullableString(),
-        display_name: nullableString(),
-        description: nullableString(),
-        display_description: nullableString(),
+        ...naming,
         metadata: metadata,
       },
     },
@@ -61,10 +57,7 @@ export const createSnapshotBody = {
       required: ['volume_id'],
       properties: {
         volume_id: { type: 'string', pattern: '^[0-9a-fA-F-]{32,36}$' },
-        name: nullableString(),
-        display_name: nullableString(),
-        description: nullableString(),
-        display_description: nullableString(),
+        ...naming,
         force: { anyOf: [{ type: ['boolean', 'null'] }, { type: 'string', pattern: '^([Tt]rue|[Ff]alse|yes|no|1|0)$' }] },
         metadata: { anyOf: [metadata, { type: 'null' }] },
       },
@@ -79,10 +72,7 @@ export const updateSnapshotBody = {
     snapshot: {
       type: 'object',
       properties: {
-        name: nullableString(),
-        display_name: nullableString(),
-        description: nullableString(),
-        display_description: nullableString(),
+        ...naming,
       },
     },
   },

@@ -6,8 +6,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SnapshotRow } from '../db/schema';
 import { badRequest, notFound } from '../errors';
 import { nowIso } from '../manager';
-import { baseUrl, type IdParams, pageOf, type ProjectParams, type VolumeApi } from './context';
-import { applyPage, checkFilterValue } from './list';
+import { type IdParams, type ProjectParams, type VolumeApi } from './context';
+import { listPage } from './list';
 import { createSnapshotBody, idParams, updateSnapshotBody } from './schemas';
 import { snapshotDetail } from './views';
 
@@ -69,21 +69,11 @@ async function createSnapshot(api: VolumeApi, request: FastifyRequest<{ Body: Cr
 
 export function registerSnapshots(app: FastifyInstance, api: VolumeApi): void {
   const list = (detail: boolean) => async (request: FastifyRequest<{ Params: ProjectParams; Querystring: Record<string, string> }>) => {
-    const page = pageOf(request.query);
-    for (const [k, v] of Object.entries(page.filters)) checkFilterValue(k, v);
-    const project = request.caller.projectId;
-    const base = api.db.selectFrom('snapshots').selectAll().where('project_id', '=', project);
-    const query = await applyPage(base, page, ['name', 'status', 'volume_id'], (id) =>
-      api.db.selectFrom('snapshots').selectAll().where('id', '=', id).where('project_id', '=', project).executeTakeFirst(),
-    );
-    const rows = await query.execute();
+    const { rows, links } = await listPage(api.db, 'snapshots', request, request.caller.projectId, detail, ['name', 'status', 'volume_id']);
     const body: Record<string, unknown> = {
       snapshots: rows.map((r) => (detail ? snapshotDetail(r) : { id: r.id, name: r.name, volume_id: r.volume_id, status: r.status, size: r.size })),
+      ...links,
     };
-    if (page.limit !== undefined && rows.length === page.limit && rows.length > 0) {
-      const qs = new URLSearchParams({ ...request.query, marker: rows[rows.length - 1].id });
-      body.snapshots_links = [{ rel: 'next', href: `${baseUrl(request)}/v3/${project}/snapshots${detail ? '/detail' : ''}?${qs.toString()}` }];
-    }
     return body;
   };
   app.get('/v3/:project_id/snapshots', list(false));

@@ -6,8 +6,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { VolumeRow } from '../db/schema';
 import { badRequest, conflict, notFound } from '../errors';
 import { nowIso } from '../manager';
-import { baseUrl, type IdParams, pageOf, type ProjectParams, type VolumeApi } from './context';
-import { applyPage, checkFilterValue } from './list';
+import { baseUrl, type IdParams, type ProjectParams, type VolumeApi } from './context';
+import { listPage } from './list';
 import { createVolumeBody, idParams, updateVolumeBody } from './schemas';
 import { DEFAULT_TYPE, parseJson, volumeDetail, volumeSummary } from './views';
 
@@ -164,23 +164,13 @@ async function startDelete(api: VolumeApi, row: VolumeRow, cascade: boolean): Pr
 
 export function registerVolumes(app: FastifyInstance, api: VolumeApi): void {
   const list = (detail: boolean) => async (request: FastifyRequest<{ Params: ProjectParams; Querystring: Record<string, string> }>) => {
-    const page = pageOf(request.query);
-    for (const [k, v] of Object.entries(page.filters)) checkFilterValue(k, v);
-    const project = request.caller.projectId;
-    const base = api.db.selectFrom('volumes').selectAll().where('project_id', '=', project);
-    const query = await applyPage(base, page, ['name', 'status', 'size', 'bootable', 'snapshot_id', 'source_volid'], (id) =>
-      api.db.selectFrom('volumes').selectAll().where('id', '=', id).where('project_id', '=', project).executeTakeFirst(),
-    );
-    const rows = await query.execute();
+    const { rows, links } = await listPage(api.db, 'volumes', request, request.caller.projectId, detail, ['name', 'status', 'size', 'bootable', 'snapshot_id', 'source_volid']);
     const names = await typeNames(api, rows);
     const b = baseUrl(request);
     const body: Record<string, unknown> = {
       volumes: rows.map((r) => (detail ? volumeDetail(b, r, r.volume_type_id ? (names.get(r.volume_type_id) ?? null) : null, request.caller.isAdmin) : volumeSummary(b, r))),
+      ...links,
     };
-    if (page.limit !== undefined && rows.length === page.limit && rows.length > 0) {
-      const qs = new URLSearchParams({ ...request.query, marker: rows[rows.length - 1].id });
-      body.volumes_links = [{ rel: 'next', href: `${b}/v3/${project}/volumes${detail ? '/detail' : ''}?${qs.toString()}` }];
-    }
     return body;
   };
   app.get('/v3/:project_id/volumes', list(false));
