@@ -49,7 +49,15 @@ async function main(): Promise<void> {
   const mocha = new Mocha({ reporter: 'spec', timeout: 60_000, rootHooks: hooks.mochaHooks, ...(grep ? { grep } : {}) });
   for (const f of files(patterns)) mocha.addFile(f);
   const runner = mocha.run();
+  // Each failure again as one line next to the totals, so a CI log that keeps
+  // only its tail still says which tests failed and why.
+  const failures: string[] = [];
+  runner.on('fail', (test: Mocha.Test, err: Error) => {
+    const why = String(err?.message ?? err).split('\n')[0].slice(0, 300);
+    failures.push(`FAILED: ${test.fullTitle()} :: ${why}`);
+  });
   const stats = await new Promise<Mocha.Stats>((resolve) => runner.on('end', () => resolve(runner.stats as Mocha.Stats)));
+  if (failures.length > 0) process.stdout.write(`\n${failures.join('\n')}\n`);
   const skipped = stats.pending > 0 ? `, ${stats.pending} skipped` : '';
   process.stdout.write(`\n${stats.passes} passed, ${stats.failures} failed${skipped}\n`);
   process.exitCode = stats.failures > 0 || stats.passes === 0 ? 1 : 0;
