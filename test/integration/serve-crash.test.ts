@@ -40,7 +40,9 @@ describe('serve: concurrency and crash recovery', function () {
     const vols = await waitFor(() => volumes(s), (v) => v.every((x) => x.status === 'available' || x.status === 'error'), 180_000);
     const pool = await poolVolumes();
     for (const v of vols) {
-      assert.equal(v.status, 'available', `volume ${v.id} ended in ${v.status}`);
+      // The service's own account of what went wrong for that volume, in the failure message.
+      const said = () => s.stderr().split('\n').filter((l) => l.includes(v.id)).join('\n');
+      assert.equal(v.status, 'available', `volume ${v.id} ended in ${v.status}; the service said:\n${said()}`);
       assert.ok(pool.has(v.id), `record ${v.id} points at nothing`);
     }
     const recorded = new Set(vols.map((v) => v.id));
