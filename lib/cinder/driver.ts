@@ -342,6 +342,13 @@ export class RbdVolumeDriver implements AsyncDisposable {
       } catch (err) {
         if (err instanceof ImageNotFound) {
           this.#logger.info(`volume ${v.name} no longer exists in backend`);
+          // A create cut short inside librbd (its process killed after the
+          // directory entry, before the header) leaves a name that cannot be
+          // opened yet blocks a new create with that name: remove clears it
+          // (nothing there to keep, so not to the trash either).
+          await Rbd.remove(ioctx, v.name).catch((e: unknown) => {
+            if (!(e instanceof ImageNotFound)) throw e;
+          });
           return;
         }
         throw err;

@@ -78,11 +78,14 @@ async function reconcileVolumes(d: ReconcileDeps, report: ReconcileReport): Prom
     const size = await volumeSize(d.driver, row.id);
     switch (row.status) {
       case 'creating':
-        if (size !== null && size >= row.size) {
+        // Only an empty volume is whole once its image exists at full size: one
+        // with a source (image copy, clone, snapshot) may hold part of its data.
+        if (size !== null && size >= row.size && row.snapshot_id === null && row.source_volid === null && row.image_id === null) {
           await d.db.updateTable('volumes').set({ status: 'available', updated_at: nowIso() }).where('id', '=', row.id).execute();
         } else {
           d.manager.spawn(`reconcile: create volume ${row.id} again`, async () => {
-            if (size !== null) await whileBusy(BUSY_GRACE_MS, () => d.driver.deleteVolume(row.id));
+            // Also when it cannot be opened: a create killed inside librbd leaves a name without a header (deleteVolume clears it).
+            await whileBusy(BUSY_GRACE_MS, () => d.driver.deleteVolume(row.id));
             await d.manager.createVolume({ ...row, claim: null });
           });
         }

@@ -16,9 +16,20 @@ export function scratchDir(prefix: string): { dir: string; file(name: string): s
   return { dir, file: (name) => path.join(dir, name), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Runs the qemu-img CLI (the tests' reference). */
+/**
+ * Runs the qemu-img CLI (the tests' reference). A LUKS create times its
+ * PBKDF with the thread's CPU clock and fails at random with "Unable to get
+ * accurate CPU usage" when that clock has not moved (tick-based accounting):
+ * that one failure is retried.
+ */
 export function qemuImg(...args: string[]): string {
-  return execFileSync('qemu-img', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return execFileSync('qemu-img', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      if (attempt >= 5 || !String((err as { stderr?: unknown }).stderr).includes('Unable to get accurate CPU usage')) throw err;
+    }
+  }
 }
 
 export function sha256(data: Buffer): string {

@@ -103,7 +103,16 @@ export async function md5(ioctx: IoCtx, name: string, span = SPAN): Promise<stri
 /** Waits until the volume on `ioctx` has `want` (md5 of `span`); resolves the seconds it took. */
 export async function waitSame(ioctx: IoCtx, name: string, want: string, ms: number, span = SPAN): Promise<number> {
   const t0 = Date.now();
-  await waitFor(`${name} on ${ioctx.pool} to have md5 ${want}`, ms, async () => ((await md5(ioctx, name, span)) === want ? true : undefined));
+  try {
+    await waitFor(`${name} on ${ioctx.pool} to have md5 ${want}`, ms, async () => ((await md5(ioctx, name, span)) === want ? true : undefined));
+  } catch (err) {
+    // What the mirror daemons say about the image, for the failure message.
+    const status = await Image.open(ioctx, name, { readOnly: true })
+      .then((img) => img.mirrorGetGlobalStatus().finally(() => img.close()))
+      .then((st) => JSON.stringify(st))
+      .catch((e: unknown) => `(no mirror status: ${String(e)})`);
+    throw new Error(`${(err as Error).message}; mirror status there: ${status}`);
+  }
   return (Date.now() - t0) / 1000;
 }
 

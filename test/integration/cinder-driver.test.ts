@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import {
   Image,
   ImageExists,
+  ImageNotFound,
   type IoCtx,
   NotSupported,
   Rados,
@@ -116,6 +117,23 @@ describe('Cinder RBD driver (real cluster)', function () {
 
     it('deleting a missing volume succeeds', async () => {
       await driver.deleteVolume(vol());
+    });
+
+    it('a create cut short inside librbd (directory entry, no header) blocks the name until deleteVolume clears it', async () => {
+      const v = vol();
+      await driver.createVolume(v);
+      const img = await Image.open(rbd, v.name, { readOnly: true });
+      const id = await img.id();
+      await img.close();
+      // What a process killed between librbd's directory entry and its header leaves.
+      await rbd.remove(`rbd_header.${id}`);
+      await assert.rejects(Image.open(rbd, v.name), ImageNotFound);
+      await assert.rejects(driver.createVolume(v), VolumeExists);
+      await driver.deleteVolume(v);
+      assert.deepEqual(await names(), []);
+      await driver.createVolume(v);
+      assert.equal(await sizeOf(v.name), v.size * GiB);
+      await driver.deleteVolume(v);
     });
 
     it('removes backup snapshots first, then the volume', async () => {

@@ -2,16 +2,13 @@
  * Cinder replication on a mirrored pair of micro clusters
  * (scripts/mirror-pair.sh), short version: replicated types enable and
  * disable journal mirroring (features restored), replication + multiattach
- * is refused, failoverHost to site B with A alive (demote + promote), every
- * operation then on B, failback to 'default'; a non-replicated volume is
- * reported and left alone. The long version (64 MiB / 1 GiB, figures, and the
- * forced failover with A frozen, which once read B back non-primary when run
- * on a saturated machine: docs/RELIABILITY.md) is
- * test/reliability/cinder-replication.test.ts.
+ * is refused, snapshot mode. Failover and failback (every operation on B,
+ * the CLI, the frozen primary) are in test/reliability/cinder-replication.test.ts:
+ * on a saturated machine the mirror daemons once left B non-primary after a
+ * forced promote and once did not replay B's writes back to A within 90 s
+ * (docs/RELIABILITY.md, known limits).
  */
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
-import * as path from 'node:path';
 
 import {
   ImageNotFound,
@@ -25,14 +22,12 @@ import {
   UnableToFailOver,
   type IoCtx,
 } from '../../lib';
-import { repoRoot } from '../helpers/cluster';
 import { type MirrorPair, waitFor } from '../helpers/mirror-pair';
 import {
   PLAIN,
   POOL,
   REPLICATED,
   SITE_B,
-  assertUpdate,
   features,
   md5,
   mirrorInfo,
@@ -44,17 +39,6 @@ import {
 } from '../helpers/replication';
 
 const MiB = 1 << 20;
-
-/** Runs the real `ceph-rbd` binary; resolves exit status, stdout, stderr. */
-function ceph(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const bin = path.join(repoRoot, 'dist', 'lib', 'cli', 'main.js');
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('Cinder replication: failover and failback on a mirrored pair', function () {
   this.timeout(120_000);
@@ -157,99 +141,5 @@ describe('Cinder replication: failover and failback on a mirrored pair', functio
     } finally {
       await snapDriver.close();
     }
-  });
-
-  it('failoverHost with A alive (demote + promote), operations on B, failback; a plain volume is reported, untouched', async function () {
-    this.timeout(240_000);
-    const p = pair as MirrorPair;
-    const repl = newVolume(REPLICATED);
-    const plain = newVolume(PLAIN);
-    const update = await driver.createVolume(repl);
-    assert.equal(update.replication_status, 'enabled');
-    await driver.createVolume(plain);
-    await writeRandom(ioA, repl.name, 16 * MiB);
-    await writeRandom(ioA, plain.name, 4 * MiB);
-    const [sumA, plainSum] = [await md5(ioA, repl.name), await md5(ioA, plain.name)];
-    await waitSame(ioB, repl.name, sumA, 90_000);
-
-    const result = await driver.failoverHost([{ ...repl, replicationStatus: 'enabled' }, { ...plain, replicationStatus: 'disabled' }], SITE_B);
-    assert.equal(result.activeBackendId, SITE_B);
-    assertUpdate(result.volumeUpdates, repl.id, { replication_status: 'failed-over' });
-    assertUpdate(result.volumeUpdates, plain.id, { status: 'error', previous_status: 'available', replication_status: 'not-capable' });
-    assert.equal(driver.activeBackendId, SITE_B);
-    assert.deepEqual(await mirrorInfo(ioB, repl.name), { state: 'enabled', primary: true });
-    assert.deepEqual(await mirrorInfo(ioA, repl.name), { state: 'enabled', primary: false });
-    assert.equal(await md5(ioB, repl.name), sumA);
-    assert.equal(await md5(ioA, plain.name), plainSum);
-    assert.equal((await Rbd.list(ioB)).includes(plain.name), false);
-
-    // Everything now goes to B: create, snapshot, delete, connection info.
-    const onB = newVolume(PLAIN);
-    await driver.createVolume(onB);
-    assert.ok((await Rbd.list(ioB)).includes(onB.name));
-    assert.equal((await Rbd.list(ioA)).includes(onB.name), false);
-    await driver.createSnapshot({ id: 'snap-b', volumeId: repl.id });
-    assert.ok((await driver.listSnapshots(repl.id)).some((s) => s.name === 'snapshot-snap-b'));
-    await driver.deleteSnapshot({ id: 'snap-b', volumeId: repl.id });
-    await driver.deleteVolume(onB);
-    assert.equal((await Rbd.list(ioB)).includes(onB.name), false);
-    const conn = await driver.initializeConnection(repl);
-    const monB = String(p.radosB.confGet('mon_host')).replace(/^v1:/, '');
-    assert.equal(`${conn.data.hosts[0]}:${conn.data.ports[0]}`, monB);
-    assert.equal(conn.data.secret_uuid, p.radosB.clusterFsid);
-    assert.equal(conn.data.cluster_name, SITE_B); // a device's cluster name is its backend id, as upstream
-    assert.equal(conn.data.name, `${POOL}/${repl.name}`);
-    const stats = await driver.getVolumeStats(true);
-    assert.equal(stats.location_info, `ceph:${p.confA}:${p.radosB.clusterFsid}:None:${POOL}`); // upstream: configured names, the active fsid
-
-    // New writes on B reach A (rx-tx), then back to 'default'.
-    await writeRandom(ioB, repl.name, 4 * MiB, 32 * MiB);
-    const sumB = await md5(ioB, repl.name);
-    assert.notEqual(sumB, sumA);
-    await waitSame(ioA, repl.name, sumB, 90_000);
-    const back = await driver.failoverHost([{ ...repl, replicationStatus: 'failed-over' }, { ...plain, replicationStatus: 'not-capable' }], 'default');
-    assert.equal(back.activeBackendId, 'default');
-    assertUpdate(back.volumeUpdates, repl.id, { replication_status: 'enabled' });
-    assertUpdate(back.volumeUpdates, plain.id, {});
-    assert.equal(driver.activeBackendId, 'default');
-    assert.deepEqual(await mirrorInfo(ioA, repl.name), { state: 'enabled', primary: true });
-    assert.equal(await md5(ioA, repl.name), sumB);
-    assert.equal(await md5(ioA, plain.name), plainSum);
-  });
-
-  it("CLI: 'mirror status --watch' shows the replica caught up; 'volume failover --to site-b' and back to 'default'", async function () {
-    this.timeout(180_000);
-    const p = pair as MirrorPair;
-    const repl = newVolume(REPLICATED);
-    await driver.createVolume(repl);
-    await writeRandom(ioA, repl.name, 4 * MiB);
-    const sum = await md5(ioA, repl.name);
-
-    const st = await ceph(['mirror', 'status', '--conf', p.confB, '--pool', POOL, '--image', repl.name, '--watch', '--interval', '1', '--max-wait', '90', '--progress', '--json']);
-    assert.equal(st.code, 0, st.stderr);
-    const view = JSON.parse(st.stdout) as { siteName: string; images: Array<{ name: string; role: string; caughtUp: boolean; syncPercent: number }>; sync: { replicas: number; caughtUp: number } };
-    assert.equal(view.siteName, SITE_B);
-    assert.deepEqual(view.images.map((i) => [i.name, i.role, i.caughtUp, i.syncPercent]), [[repl.name, 'non-primary', true, 100]]);
-    assert.deepEqual(view.sync, { percent: 100, replicas: 1, caughtUp: 1 });
-    assert.match(st.stderr, /sync +\[[█░]+\] 100% \| 1\/1 replicas caught up/);
-    await waitSame(ioB, repl.name, sum, 60_000);
-
-    const usage = await ceph(['volume', 'failover', '--conf', p.confA, '--pool', POOL, '--json']);
-    assert.equal(usage.code, 2, usage.stderr);
-    const common = ['--conf', p.confA, '--pool', POOL, '--replication-device', `${SITE_B}=${p.confB}`, '--volume', repl.id, '--json'];
-    const over = await ceph(['volume', 'failover', '--to', SITE_B, ...common]);
-    assert.equal(over.code, 0, over.stderr);
-    assert.deepEqual(JSON.parse(over.stdout), {
-      from: 'default',
-      activeBackendId: SITE_B,
-      volumeUpdates: [{ volume_id: repl.id, updates: { replication_status: 'failed-over' } }],
-      groupUpdates: [],
-    });
-    assert.deepEqual(await mirrorInfo(ioB, repl.name), { state: 'enabled', primary: true });
-    const back = await ceph(['volume', 'failover', '--to', 'default', '--active', SITE_B, ...common]);
-    assert.equal(back.code, 0, back.stderr);
-    assert.equal((JSON.parse(back.stdout) as { activeBackendId: string }).activeBackendId, 'default');
-    assert.deepEqual(await mirrorInfo(ioA, repl.name), { state: 'enabled', primary: true });
-    assert.equal(await md5(ioA, repl.name), sum);
   });
 });
