@@ -16,6 +16,8 @@ interface ServeOpts {
   imagePort: number;
   volumePool: string;
   imagePool: string;
+  heartbeatInterval?: number;
+  lease?: number;
 }
 
 export function registerServe(program: Command): void {
@@ -28,11 +30,14 @@ export function registerServe(program: Command): void {
     .addOption(new Option('--image-port <port>', 'Image API port (0: any free port)').default(9292).argParser(parseInteger(0, 65535)))
     .addOption(new Option('--volume-pool <pool>', 'pool of the volumes').default('volumes'))
     .addOption(new Option('--image-pool <pool>', 'pool of the images').default('images'))
+    .addOption(new Option('--heartbeat-interval <ms>', "how often the service's heartbeat is written and dead services' claims are looked for (default: 5000)").argParser(parseInteger(100)))
+    .addOption(new Option('--lease <ms>', "a service whose heartbeat is older than this is dead: its claims are taken over (default: 3 x the heartbeat interval)").argParser(parseInteger(101)))
     .action(async (_o: ServeOpts, c: Command) => {
       const o = c.opts<ServeOpts>();
       const common = commonOptions(c);
       const t = target(common);
       if (o.db !== undefined && !/^(postgres(ql)?:\/\/|sqlite:)/.test(o.db)) throw new UsageError(`--db must be a postgres:// or sqlite: URL, got '${o.db}'`);
+      if (o.lease !== undefined && o.lease <= (o.heartbeatInterval ?? 5000)) throw new UsageError(`--lease (${o.lease} ms) must be longer than the heartbeat interval (${o.heartbeatInterval ?? 5000} ms)`);
       // Loaded here only: `ceph-rbd` commands other than serve never load Fastify or the database drivers.
       const { createServer } = await import('../serve/server.js');
       const server = await createServer({
@@ -45,6 +50,8 @@ export function registerServe(program: Command): void {
         imagePort: o.imagePort,
         volumePool: o.volumePool,
         imagePool: o.imagePool,
+        ...(o.heartbeatInterval !== undefined ? { heartbeatMs: o.heartbeatInterval } : {}),
+        ...(o.lease !== undefined ? { leaseMs: o.lease } : {}),
         // Warnings and errors on stderr; --verbose: everything, through the library's logger.
         ...(common.verbose ? {} : { logger: { error: (m: string) => process.stderr.write(`error ${m}\n`), warn: (m: string) => process.stderr.write(`warn ${m}\n`) } }),
       });

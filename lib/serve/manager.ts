@@ -65,12 +65,43 @@ export class Manager {
   /** Operations this manager took (claimed) and ones it left because another worker had them. */
   readonly stats = { claimed: 0, skipped: 0 };
   readonly #inflight = new Set<Promise<void>>();
+  /** `table/id` of records taken over (takeOver) whose operation has not started yet. */
+  readonly #taken = new Set<string>();
   #closed = false;
 
   constructor(private readonly deps: ManagerDeps) {}
 
   get db(): Db {
     return this.deps.db;
+  }
+
+  /**
+   * Reconciliation: takes a record's pending operation over from its previous
+   * owner (`from`: a dead service's token, or NULL) in one conditional update,
+   * so two live services never both take it. The operation method called next
+   * on the record (createVolume, deleteVolume, …) then runs without claiming
+   * it again; finish() ends it like any claim.
+   */
+  async takeOver(table: Table, id: string, status: string, from: string | null): Promise<boolean> {
+    const r = await this.deps.db
+      .updateTable(table)
+      .set({ claim: this.token, updated_at: nowIso() })
+      .where('id', '=', id)
+      .where('status', '=', status)
+      .where('claim', from === null ? 'is' : '=', from)
+      .executeTakeFirst();
+    const won = Number(r.numUpdatedRows) === 1;
+    if (won) this.#taken.add(`${table}/${id}`);
+    return won;
+  }
+
+  /** The record's pending operation is this worker's: taken over just before, or claimed now. */
+  async #own(table: Table, id: string, status: string): Promise<boolean> {
+    if (this.#taken.delete(`${table}/${id}`)) {
+      this.stats.claimed++;
+      return true;
+    }
+    return this.claim(table, id, status);
   }
 
   /** Takes the record's pending operation; false when another worker has it or the status moved on. */
@@ -90,6 +121,7 @@ export class Manager {
 
   /** Final state of a claimed record (and the claim dropped); false when the claim was not ours. */
   async finish(table: Table, id: string, set: Record<string, unknown>): Promise<boolean> {
+    this.#taken.delete(`${table}/${id}`);
     const r = await this.deps.db
       .updateTable(table)
       .set({ ...set, claim: null, updated_at: nowIso() } as never)
@@ -122,7 +154,7 @@ export class Manager {
 
   /** creating → available | error. */
   async createVolume(row: VolumeRow): Promise<void> {
-    if (!(await this.claim('volumes', row.id, 'creating'))) return;
+    if (!(await this.#own('volumes', row.id, 'creating'))) return;
     const { driver, db } = this.deps;
     const volume = { id: row.id, size: row.size, volumeType: await driverVolumeType(db, row.volume_type_id) };
     try {
@@ -159,7 +191,7 @@ export class Manager {
 
   /** deleting → gone | error_deleting; the quota usage is given back with the record. `graceMs`: retry while busy (whileBusy). */
   async deleteVolume(row: VolumeRow, graceMs = 0): Promise<void> {
-    if (!(await this.claim('volumes', row.id, 'deleting'))) return;
+    if (!(await this.#own('volumes', row.id, 'deleting'))) return;
     try {
       await whileBusy(graceMs, () => this.deps.driver.deleteVolume(row.id));
       await this.deps.db.transaction().execute(async (trx) => {
@@ -174,7 +206,7 @@ export class Manager {
 
   /** extending → available (size grown, reservation committed) | error_extending (rolled back). */
   async extendVolume(row: VolumeRow, newSize: number, reservation: string): Promise<void> {
-    if (!(await this.claim('volumes', row.id, 'extending'))) return;
+    if (!(await this.#own('volumes', row.id, 'extending'))) return;
     try {
       await this.deps.driver.extendVolume({ id: row.id, size: row.size }, newSize);
       await this.deps.db.transaction().execute(async (trx) => {
@@ -192,7 +224,7 @@ export class Manager {
 
   /** reverting → available | error (Cinder leaves a failed revert's volume in error). */
   async revertVolume(row: VolumeRow, snap: SnapshotRow): Promise<void> {
-    if (!(await this.claim('volumes', row.id, 'reverting'))) return;
+    if (!(await this.#own('volumes', row.id, 'reverting'))) return;
     try {
       await this.deps.driver.revertToSnapshot(row.id, { id: snap.id, volumeId: row.id });
       await this.finish('volumes', row.id, { status: 'available', error: null });
@@ -205,7 +237,7 @@ export class Manager {
   // ---- snapshots --------------------------------------------------------------------
 
   async createSnapshot(row: SnapshotRow): Promise<void> {
-    if (!(await this.claim('snapshots', row.id, 'creating'))) return;
+    if (!(await this.#own('snapshots', row.id, 'creating'))) return;
     try {
       await this.deps.driver.createSnapshot({ id: row.id, volumeId: row.volume_id });
       await this.finish('snapshots', row.id, { status: 'available', error: null });
@@ -216,7 +248,7 @@ export class Manager {
   }
 
   async deleteSnapshot(row: SnapshotRow, graceMs = 0): Promise<void> {
-    if (!(await this.claim('snapshots', row.id, 'deleting'))) return;
+    if (!(await this.#own('snapshots', row.id, 'deleting'))) return;
     try {
       await whileBusy(graceMs, () => this.deps.driver.deleteSnapshot({ id: row.id, volumeId: row.volume_id }));
       await this.deps.db.transaction().execute(async (trx) => {
@@ -233,7 +265,9 @@ export class Manager {
 
   /** Volume (status uploading) → image (status saving): raw or qcow2 through the driver. */
   async uploadVolumeToImage(volume: VolumeRow, image: ImageRow): Promise<void> {
-    if (!(await this.claim('images', image.id, 'saving'))) return;
+    if (!(await this.#own('images', image.id, 'saving'))) return;
+    // The volume is this worker's too while it is read: if the service dies, a live one takes both over.
+    await this.deps.db.updateTable('volumes').set({ claim: this.token }).where('id', '=', volume.id).where('status', '=', 'uploading').where('claim', 'is', null).execute();
     try {
       const stored = await this.deps.driver.copyVolumeToImage({ id: volume.id, size: volume.size }, this.deps.store, image.id, {
         id: image.id,
@@ -257,9 +291,10 @@ export class Manager {
     } finally {
       await this.deps.db
         .updateTable('volumes')
-        .set({ status: 'available', updated_at: nowIso() })
+        .set({ status: 'available', claim: null, updated_at: nowIso() })
         .where('id', '=', volume.id)
         .where('status', '=', 'uploading')
+        .where((eb) => eb.or([eb('claim', '=', this.token), eb('claim', 'is', null)]))
         .execute();
     }
   }

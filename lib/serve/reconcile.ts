@@ -19,10 +19,13 @@
  * re-creates, sweeping) runs in the background through the manager, retried
  * while the dead process's watch on an image lingers (BUSY_GRACE_MS).
  *
- * With SQLite (one service) every transient record is taken, whoever claimed
- * it. With PostgreSQL, other live services may be working: only records no
- * one claimed are taken
- * (docs/DESIGN.md#d23-the-serve-command-records-claims-and-reconciliation).
+ * Which records: with SQLite (one service) every transient record, whoever
+ * claimed it. With PostgreSQL, other live services may be working: at start
+ * the unclaimed ones and those claimed by dead services, then, every
+ * heartbeat, those claimed by services that died since (lib/serve/services.ts).
+ * Each record is taken over with one conditional update (its claim from the
+ * dead owner's token to this service's), so two live services never both
+ * take it (docs/DESIGN.md#d23-the-serve-command-records-claims-and-reconciliation).
  */
 import { VolumeNotFound, SnapshotNotFound } from '../cinder/errors';
 import type { RbdVolumeDriver } from '../cinder/driver';
@@ -30,7 +33,8 @@ import type { GlanceStore } from '../glance/store';
 import { sleep } from '../internal/retry';
 import type { Logger } from '../logger';
 import type { Db } from './db';
-import { type Manager, nowIso, whileBusy } from './manager';
+import type { ImageRow, SnapshotRow, VolumeRow } from './db/schema';
+import { type Manager, whileBusy } from './manager';
 import type { Quotas } from './quota';
 
 export interface ReconcileReport {
@@ -49,8 +53,14 @@ export interface ReconcileDeps {
   quotas: Quotas;
   logger: Logger;
   manager: Manager;
-  /** Take records other services claimed (true when this service is alone on its database). */
-  takeClaimed: boolean;
+  /**
+   * 'all': every transient record, whoever claimed it (this service is alone on
+   * its database; open reservations are rolled back too). Else the unclaimed
+   * records (`unclaimed`) and those claimed by `owners` (dead services' tokens).
+   */
+  take: 'all' | { unclaimed: boolean; owners: string[] };
+  /** Start-up: the store's sweep runs for every killed image, even when none was killed now. */
+  atStart: boolean;
 }
 
 /** How long reconciliation retries an image a dead process still watches (osd_client_watch_timeout is 30 s). */
@@ -69,11 +79,21 @@ async function volumeSize(driver: RbdVolumeDriver, id: string): Promise<number |
   }
 }
 
+/** The transient records of `table` this run takes (see ReconcileDeps.take); none when it takes nothing. */
+async function pending<R extends VolumeRow | SnapshotRow | ImageRow>(d: ReconcileDeps, table: 'volumes' | 'snapshots' | 'images', statuses: string[]): Promise<R[]> {
+  const take = d.take;
+  if (take !== 'all' && !take.unclaimed && take.owners.length === 0) return [];
+  let q = d.db.selectFrom(table as 'volumes').selectAll().where('status', 'in', statuses);
+  if (take !== 'all') {
+    q = q.where((eb) => eb.or([...(take.unclaimed ? [eb('claim', 'is', null)] : []), ...(take.owners.length > 0 ? [eb('claim', 'in', take.owners)] : [])]));
+  }
+  return (await q.execute()) as unknown as R[];
+}
+
 async function reconcileVolumes(d: ReconcileDeps, report: ReconcileReport): Promise<void> {
-  let q = d.db.selectFrom('volumes').selectAll().where('status', 'in', ['creating', 'deleting', 'extending', 'reverting', 'uploading']);
-  if (!d.takeClaimed) q = q.where('claim', 'is', null);
-  for (const row of await q.execute()) {
-    await d.db.updateTable('volumes').set({ claim: null }).where('id', '=', row.id).execute();
+  const m = d.manager;
+  for (const row of await pending<VolumeRow>(d, 'volumes', ['creating', 'deleting', 'extending', 'reverting', 'uploading'])) {
+    if (!(await m.takeOver('volumes', row.id, row.status, row.claim))) continue;
     count(report.volumes, row.status);
     const size = await volumeSize(d.driver, row.id);
     switch (row.status) {
@@ -81,42 +101,37 @@ async function reconcileVolumes(d: ReconcileDeps, report: ReconcileReport): Prom
         // Only an empty volume is whole once its image exists at full size: one
         // with a source (image copy, clone, snapshot) may hold part of its data.
         if (size !== null && size >= row.size && row.snapshot_id === null && row.source_volid === null && row.image_id === null) {
-          await d.db.updateTable('volumes').set({ status: 'available', updated_at: nowIso() }).where('id', '=', row.id).execute();
+          await m.finish('volumes', row.id, { status: 'available' });
         } else {
-          d.manager.spawn(`reconcile: create volume ${row.id} again`, async () => {
+          m.spawn(`reconcile: create volume ${row.id} again`, async () => {
             // Also when it cannot be opened: a create killed inside librbd leaves a name without a header (deleteVolume clears it).
             await whileBusy(BUSY_GRACE_MS, () => d.driver.deleteVolume(row.id));
-            await d.manager.createVolume({ ...row, claim: null });
+            await m.createVolume(row);
           });
         }
         break;
       case 'deleting':
-        d.manager.spawn(`reconcile: delete volume ${row.id}`, () => d.manager.deleteVolume({ ...row, claim: null }, BUSY_GRACE_MS));
+        m.spawn(`reconcile: delete volume ${row.id}`, () => m.deleteVolume(row, BUSY_GRACE_MS));
         break;
       case 'extending':
-        await d.db
-          .updateTable('volumes')
-          .set({ status: size === null ? 'error' : 'available', size: size ?? row.size, updated_at: nowIso() })
-          .where('id', '=', row.id)
-          .execute();
+        await m.finish('volumes', row.id, { status: size === null ? 'error' : 'available', size: size ?? row.size });
         break;
       case 'reverting':
-        await d.db.updateTable('volumes').set({ status: 'error', error: 'revert interrupted by a service restart', updated_at: nowIso() }).where('id', '=', row.id).execute();
+        await m.finish('volumes', row.id, { status: 'error', error: 'revert interrupted by a service restart' });
         break;
       default:
-        await d.db.updateTable('volumes').set({ status: size === null ? 'error' : 'available', updated_at: nowIso() }).where('id', '=', row.id).execute();
+        await m.finish('volumes', row.id, { status: size === null ? 'error' : 'available' });
     }
   }
 }
 
 async function reconcileSnapshots(d: ReconcileDeps, report: ReconcileReport): Promise<void> {
-  let q = d.db.selectFrom('snapshots').selectAll().where('status', 'in', ['creating', 'deleting']);
-  if (!d.takeClaimed) q = q.where('claim', 'is', null);
-  for (const row of await q.execute()) {
-    await d.db.updateTable('snapshots').set({ claim: null }).where('id', '=', row.id).execute();
+  const m = d.manager;
+  for (const row of await pending<SnapshotRow>(d, 'snapshots', ['creating', 'deleting'])) {
+    if (!(await m.takeOver('snapshots', row.id, row.status, row.claim))) continue;
     count(report.snapshots, row.status);
     if (row.status === 'deleting') {
-      d.manager.spawn(`reconcile: delete snapshot ${row.id}`, () => d.manager.deleteSnapshot({ ...row, claim: null }, BUSY_GRACE_MS));
+      m.spawn(`reconcile: delete snapshot ${row.id}`, () => m.deleteSnapshot(row, BUSY_GRACE_MS));
       continue;
     }
     let exists = true;
@@ -126,8 +141,8 @@ async function reconcileSnapshots(d: ReconcileDeps, report: ReconcileReport): Pr
       if (!(err instanceof SnapshotNotFound || err instanceof VolumeNotFound)) throw err;
       exists = false;
     }
-    if (exists) await d.db.updateTable('snapshots').set({ status: 'available', updated_at: nowIso() }).where('id', '=', row.id).execute();
-    else d.manager.spawn(`reconcile: create snapshot ${row.id} again`, () => d.manager.createSnapshot({ ...row, claim: null }));
+    if (exists) await m.finish('snapshots', row.id, { status: 'available' });
+    else m.spawn(`reconcile: create snapshot ${row.id} again`, () => m.createSnapshot(row));
   }
 }
 
@@ -152,13 +167,13 @@ async function sweepUntilGone(d: ReconcileDeps, ids: Set<string>, report: Reconc
 }
 
 async function reconcileImages(d: ReconcileDeps, report: ReconcileReport): Promise<void> {
-  let q = d.db.selectFrom('images').selectAll().where('status', '=', 'saving');
-  if (!d.takeClaimed) q = q.where('claim', 'is', null);
-  const rows = await q.execute();
-  for (const row of rows) {
-    await d.db.updateTable('images').set({ status: 'killed', claim: null, location: null, updated_at: nowIso() }).where('id', '=', row.id).execute();
-    report.imagesKilled++;
+  let killedNow = 0;
+  for (const row of await pending<ImageRow>(d, 'images', ['saving'])) {
+    if (!(await d.manager.takeOver('images', row.id, row.status, row.claim))) continue;
+    if (await d.manager.finish('images', row.id, { status: 'killed', location: null })) killedNow++;
   }
+  report.imagesKilled += killedNow;
+  if (killedNow === 0 && !d.atStart) return;
   // Killed images (now and from earlier starts) must have no data left in the pool.
   const killed = await d.db.selectFrom('images').select('id').where('status', '=', 'killed').execute();
   const ids = new Set(killed.map((r) => r.id));
@@ -167,7 +182,7 @@ async function reconcileImages(d: ReconcileDeps, report: ReconcileReport): Promi
 
 export async function reconcile(d: ReconcileDeps): Promise<ReconcileReport> {
   const report: ReconcileReport = { volumes: {}, snapshots: {}, imagesKilled: 0, swept: 0, reservationsRolledBack: 0 };
-  if (d.takeClaimed) {
+  if (d.take === 'all') {
     const ids = await d.db.selectFrom('reservations').select('id').distinct().execute();
     for (const { id } of ids) await d.db.transaction().execute((trx) => d.quotas.rollback(trx, id));
     report.reservationsRolledBack = ids.length;

@@ -18,6 +18,7 @@ import { registerImageApi } from './image-api';
 import { Manager } from './manager';
 import { DEFAULT_QUOTAS, Quotas, type Resource } from './quota';
 import { reconcile, type ReconcileReport } from './reconcile';
+import { leaseOptions, ServiceRegistry } from './services';
 import { registerVolumeApi } from './volume-api';
 
 export interface ServeOptions {
@@ -41,6 +42,13 @@ export interface ServeOptions {
   user?: string;
   /** Default per-project limits (-1 = unlimited). Default DEFAULT_QUOTAS. */
   quotas?: Partial<Record<Resource, number>>;
+  /**
+   * How often the service writes its heartbeat in the database and looks for
+   * claims of dead services to take over. Default 5000 (ms).
+   */
+  heartbeatMs?: number;
+  /** A service whose heartbeat is older than this (ms) is dead and its claims are taken over. Default 3 × heartbeatMs. */
+  leaseMs?: number;
   /** Where the service, the driver and the store log (levels left out are silent). Default: the library's logger (silent unless set). */
   logger?: Partial<Logger>;
 }
@@ -105,6 +113,7 @@ function urlHost(host: string): string {
 export async function createServer(options: ServeOptions): Promise<RunningServer> {
   const log = componentLogger('serve', options.logger);
   const host = options.host ?? '127.0.0.1';
+  const lease = leaseOptions(options);
   mkdirSync(options.dataDir, { recursive: true });
   const { db, kind } = await openDatabase(options.db, options.dataDir);
   const common = { ...(options.confFile ? { confFile: options.confFile } : {}), ...(options.user ? { user: options.user } : {}) };
@@ -112,12 +121,22 @@ export async function createServer(options: ServeOptions): Promise<RunningServer
   let store: GlanceStore | undefined;
   const apps: FastifyInstance[] = [];
   let manager: Manager | undefined;
+  let services: ServiceRegistry | undefined;
   try {
     // Thin: all-zero chunks (a volume's unwritten space, uploaded to an image) are not written.
     store = await GlanceStore.open({ ...common, pool: options.imagePool ?? 'images', thinProvisioning: true, ...(options.logger ? { logger: options.logger } : {}) });
     const quotas = new Quotas(db, { ...DEFAULT_QUOTAS, ...options.quotas });
     manager = new Manager({ db, driver, store, quotas, logger: log });
-    const reconciled = await reconcile({ db, driver, store, quotas, logger: log, manager, takeClaimed: kind === 'sqlite' });
+    services = new ServiceRegistry(db, kind, manager.token, lease, log);
+    await services.register();
+    const deps = { db, driver, store, quotas, logger: log, manager };
+    // SQLite: this service is alone on its database and takes every transient record.
+    const atStart = kind === 'sqlite' ? ('all' as const) : { unclaimed: true, owners: await services.deadOwners() };
+    const reconciled = await reconcile({ ...deps, take: atStart, atStart: true });
+    await services.forgetStale();
+    services.start(async (owners) => {
+      await reconcile({ ...deps, take: { unclaimed: false, owners }, atStart: false });
+    });
 
     const volumeApp = fastify('cinder', log);
     registerVolumeApi(volumeApp, { db, manager, quotas });
@@ -130,6 +149,7 @@ export async function createServer(options: ServeOptions): Promise<RunningServer
     const iport = (imageApp.server.address() as AddressInfo).port;
     const m = manager;
     const s = store;
+    const reg = services;
     let closing: Promise<void> | undefined;
     return {
       volumeUrl: `http://${urlHost(host)}:${vport}/v3`,
@@ -140,7 +160,10 @@ export async function createServer(options: ServeOptions): Promise<RunningServer
       close: () =>
         (closing ??= (async () => {
           await Promise.allSettled(apps.map((a) => a.close()));
+          // The heartbeat goes on while running operations finish (others must not take their claims), then the row goes.
+          reg.stopTakingOver();
           await m.close();
+          await reg.stop();
           await s.close();
           await driver.close();
           await db.destroy();
@@ -149,6 +172,7 @@ export async function createServer(options: ServeOptions): Promise<RunningServer
   } catch (err) {
     await Promise.allSettled(apps.map((a) => a.close()));
     await manager?.close();
+    await services?.stop().catch(() => undefined);
     await store?.close();
     await driver.close();
     await db.destroy();

@@ -116,6 +116,19 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('reservations_id').on('reservations').column('id').execute();
     },
   },
+  // One row per running service: its claim token and heartbeat (milliseconds since the epoch, the database's clock).
+  '0002_services': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('services')
+        .addColumn('token', 'text', (c) => c.primaryKey())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('pid', 'integer', (c) => c.notNull())
+        .addColumn('started_at', 'bigint', (c) => c.notNull())
+        .addColumn('heartbeat_at', 'bigint', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

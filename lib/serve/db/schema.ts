@@ -112,6 +112,17 @@ export interface ReservationRow {
   created_at: string;
 }
 
+/** A running service (lib/serve/services.ts). Times: milliseconds since the epoch, by the database's clock. */
+export interface ServiceRow {
+  /** Its manager's claim token. */
+  token: string;
+  /** Host name and pid, for operators. */
+  host: string;
+  pid: number;
+  started_at: number;
+  heartbeat_at: number;
+}
+
 export interface Database {
   volumes: VolumeRow;
   snapshots: SnapshotRow;
@@ -121,4 +132,5 @@ export interface Database {
   quotas: QuotaRow;
   quota_usages: QuotaUsageRow;
   reservations: ReservationRow;
+  services: ServiceRow;
 }
