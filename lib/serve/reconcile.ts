@@ -95,12 +95,15 @@ async function reconcileVolumes(d: ReconcileDeps, report: ReconcileReport): Prom
   for (const row of await pending<VolumeRow>(d, 'volumes', ['creating', 'deleting', 'extending', 'reverting', 'uploading'])) {
     if (!(await m.takeOver('volumes', row.id, row.status, row.claim))) continue;
     count(report.volumes, row.status);
-    const size = await volumeSize(d.driver, row.id);
+    // The image's size, read only where the outcome depends on it (deletes and reverts do not open the image here).
+    const size = (): Promise<number | null> => volumeSize(d.driver, row.id);
+    const empty = row.snapshot_id === null && row.source_volid === null && row.image_id === null;
     switch (row.status) {
-      case 'creating':
+      case 'creating': {
         // Only an empty volume is whole once its image exists at full size: one
         // with a source (image copy, clone, snapshot) may hold part of its data.
-        if (size !== null && size >= row.size && row.snapshot_id === null && row.source_volid === null && row.image_id === null) {
+        const now = empty ? await size() : null;
+        if (now !== null && now >= row.size) {
           await m.finish('volumes', row.id, { status: 'available' });
         } else {
           m.spawn(`reconcile: create volume ${row.id} again`, async () => {
@@ -110,17 +113,20 @@ async function reconcileVolumes(d: ReconcileDeps, report: ReconcileReport): Prom
           });
         }
         break;
+      }
       case 'deleting':
         m.spawn(`reconcile: delete volume ${row.id}`, () => m.deleteVolume(row, BUSY_GRACE_MS));
         break;
-      case 'extending':
-        await m.finish('volumes', row.id, { status: size === null ? 'error' : 'available', size: size ?? row.size });
+      case 'extending': {
+        const now = await size();
+        await m.finish('volumes', row.id, { status: now === null ? 'error' : 'available', size: now ?? row.size });
         break;
+      }
       case 'reverting':
         await m.finish('volumes', row.id, { status: 'error', error: 'revert interrupted by a service restart' });
         break;
       default:
-        await m.finish('volumes', row.id, { status: size === null ? 'error' : 'available' });
+        await m.finish('volumes', row.id, { status: (await size()) === null ? 'error' : 'available' });
     }
   }
 }

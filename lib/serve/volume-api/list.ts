@@ -61,7 +61,7 @@ export async function listPage<T extends 'volumes' | 'snapshots'>(
   const page = pageOf(request.query);
   for (const [k, v] of Object.entries(page.filters)) checkFilterValue(k, v);
   // One generic query for both tables: Kysely cannot narrow a table union, hence the casts.
-  const rowsOf = () => (db as unknown as Db).selectFrom(table as 'volumes').selectAll().where('project_id', '=', project);
+  const rowsOf = () => db.selectFrom(table as 'volumes').selectAll().where('project_id', '=', project);
   const query = await applyPage(rowsOf(), page, allowed, (id) => rowsOf().where('id', '=', id).executeTakeFirst());
   const rows = (await query.execute()) as unknown as Array<Selectable<Database[T]>>;
   const links: Record<string, unknown> = {};
