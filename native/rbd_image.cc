@@ -55,9 +55,15 @@ namespace {
 struct ImagePayload {
   IoCtx* ioctx;
   rbd_image_t image;
+  std::shared_ptr<ImageBounds> bounds;
   std::string name;
   std::string snap;
   bool readOnly;
+};
+// What the open worker hands to the JS thread.
+struct OpenedImage {
+  rbd_image_t image = nullptr;
+  std::shared_ptr<ImageBounds> bounds;
 };
 }  // namespace
 
@@ -71,6 +77,7 @@ Image::Image(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Image>(info), Ha
   }
   std::unique_ptr<ImagePayload> p(info[1].As<Napi::External<ImagePayload>>().Data());
   image_ = p->image;
+  bounds_ = std::move(p->bounds);
   pool_ = p->ioctx->pool();
   ns_ = p->ioctx->nspace();
   name_ = p->name;
@@ -89,8 +96,9 @@ std::function<void()> Image::TakeRelease() {
   if (image == nullptr) return nullptr;
   std::vector<std::function<void(rbd_image_t)>> unwatch;
   for (auto& hook : watchHooks_) unwatch.push_back(hook.second.unwatch);
-  return [image, unwatch] {
+  return [image, unwatch, bounds = bounds_] {
     for (auto& fn : unwatch) fn(image);  // watches first: no callback after close
+    bounds->Unwatch(image);
     rbd_close(image);  // Implements: rbd_close
   };
 }
@@ -131,18 +139,23 @@ Napi::Value Image::Open(const Napi::CallbackInfo& info) {
   ctx.image = name;
   ctx.snapshot = snap;
   rados_ioctx_t io = ioctx->io();
-  return RunAsync<rbd_image_t>(
+  return RunAsync<OpenedImage>(
       env, ioctx, ctx,
-      [io, name, snap, readOnly, byId](rbd_image_t& out) {
+      [io, name, snap, readOnly, byId](OpenedImage& out) {
         const char* s = snap.empty() ? nullptr : snap.c_str();
+        rbd_image_t& image = out.image;
+        int rc;
         if (byId) {
-          return readOnly ? rbd_open_by_id_read_only(io, name.c_str(), &out, s)
-                          : rbd_open_by_id(io, name.c_str(), &out, s);
+          rc = readOnly ? rbd_open_by_id_read_only(io, name.c_str(), &image, s)
+                        : rbd_open_by_id(io, name.c_str(), &image, s);
+        } else {
+          rc = readOnly ? rbd_open_read_only(io, name.c_str(), &image, s) : rbd_open(io, name.c_str(), &image, s);
         }
-        return readOnly ? rbd_open_read_only(io, name.c_str(), &out, s)
-                        : rbd_open(io, name.c_str(), &out, s);
+        if (rc == 0) out.bounds = readOnly || s != nullptr ? ImageBounds::Unwatched() : ImageBounds::Watch(image);
+        return rc;
       },
-      [ioctx, name, snap, readOnly, byId](Napi::Env env, rbd_image_t& image) -> Napi::Value {
+      [ioctx, name, snap, readOnly, byId](Napi::Env env, OpenedImage& opened) -> Napi::Value {
+        rbd_image_t image = opened.image;
         std::string display = name;
         if (byId) {
           // Implements: rbd_get_name (local metadata; does not block)
@@ -151,7 +164,7 @@ Napi::Value Image::Open(const Napi::CallbackInfo& info) {
             display.assign(buf.data());
           }
         }
-        auto* payload = new ImagePayload{ioctx, image, display, snap, readOnly};
+        auto* payload = new ImagePayload{ioctx, image, std::move(opened.bounds), display, snap, readOnly};
         return NewFromAddon(env, AddonData::Get(env)->imageCtor, payload);
       });
 }
@@ -218,8 +231,17 @@ Napi::Value Image::Resize(const Napi::CallbackInfo& info) {
   uint64_t size = ArgU64(info, 0, "size");
   rbd_image_t img = image_;
   return RunPlainOrProgress(
-      info.Env(), this, Ctx("Image.resize"), info[1], info[2], [img, size] { return rbd_resize(img, size); },
-      [img, size](librbd_progress_fn_t fn, void* arg) { return rbd_resize_with_progress(img, size, fn, arg); });
+      info.Env(), this, Ctx("Image.resize"), info[1], info[2],
+      [img, bounds = bounds_, size] {
+        int rc = rbd_resize(img, size);
+        bounds->Invalidate();
+        return rc;
+      },
+      [img, bounds = bounds_, size](librbd_progress_fn_t fn, void* arg) {
+        int rc = rbd_resize_with_progress(img, size, fn, arg);
+        bounds->Invalidate();
+        return rc;
+      });
 }
 
 // Implements: rbd_update_features

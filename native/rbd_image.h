@@ -1,5 +1,6 @@
 // rbd_image_t: an open RBD image. The methods are split by concern:
 //   rbd_image.cc       open/close, stat, size, resize, features, names
+//   rbd_image_bounds.cc  the size a write is checked against
 //   rbd_image_io.cc    read/write/discard/flush (worker) and aio, diff-iterate
 //   rbd_snap.cc        snapshots
 //   rbd_clone.cc       parent/children, flatten, copy, deep copy
@@ -15,6 +16,8 @@
 
 #include "common/errors.h"
 #include "common/handle.h"
+#include "common/submit_queue.h"
+#include "rbd_image_bounds.h"
 
 namespace cephrbd {
 
@@ -38,6 +41,11 @@ class Image : public Napi::ObjectWrap<Image>, public Handle {
   ErrorContext SnapCtx(const char* op, const std::string& snap) const;
   // rbd_snap_ext.cc: after rbd_snap_set_by_id succeeded.
   void set_snap(const std::string& snap) { snap_ = snap; }
+  // Shared with worker threads and the release: it outlives this object
+  // until the image is closed.
+  const std::shared_ptr<ImageBounds>& bounds() const { return bounds_; }
+  // Where aio submissions wait that must not block the JS thread.
+  SubmitQueue* submitQueue() const { return submitQueue_.get(); }
 
   // Watches registered on this image (rbd_update_watch.cc): `unwatch` runs
   // on the releasing thread just before rbd_close, `closed` on the JS thread
@@ -152,6 +160,8 @@ class Image : public Napi::ObjectWrap<Image>, public Handle {
   std::string name_;
   std::string snap_;  // the snapshot the image is set to ("" = head)
   bool readOnly_ = false;
+  std::shared_ptr<ImageBounds> bounds_;
+  std::shared_ptr<SubmitQueue> submitQueue_ = std::make_shared<SubmitQueue>();
   Napi::ObjectReference parentRef_;
   std::map<uint64_t, WatchHook> watchHooks_;
 };

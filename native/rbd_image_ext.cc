@@ -128,7 +128,7 @@ static Napi::Value StartImageAio(Napi::Env env, Image* image, const char* op, Su
   auto* aio = new AioOp(env, image, std::move(ctx));
   for (const Napi::Object& pin : pins) aio->Pin(pin);
   if (resolveWith >= 0) aio->ResolveWith(resolveWith);
-  return aio->Start(env, submit);
+  return aio->Start(env, submit, image->submitQueue());
 }
 
 // aioWriteSame(image, offset, length, pattern, opFlags) -> bytes written
@@ -246,9 +246,12 @@ static Napi::Value AioVector(const Napi::CallbackInfo& info, bool write) {
   for (uint32_t i = 0; i < n; ++i) aio->Pin(arr.Get(i).As<Napi::Object>());
   aio->Pin(iovs);
   if (write) aio->ResolveWith(static_cast<int64_t>(total));
-  return aio->Start(env, [img, iov, count, offset, write](rbd_completion_t c) {
-    return write ? rbd_aio_writev(img, iov, count, offset, c) : rbd_aio_readv(img, iov, count, offset, c);
-  });
+  return aio->Start(
+      env,
+      [img, iov, count, offset, write](rbd_completion_t c) {
+        return write ? rbd_aio_writev(img, iov, count, offset, c) : rbd_aio_readv(img, iov, count, offset, c);
+      },
+      image->submitQueue());
 }
 static Napi::Value AioReadv(const Napi::CallbackInfo& info) { return AioVector(info, false); }
 static Napi::Value AioWritev(const Napi::CallbackInfo& info) { return AioVector(info, true); }
@@ -264,8 +267,10 @@ static Napi::Value Resize2(const Napi::CallbackInfo& info) {
   bool allowShrink = ArgBool(info, 2);
   rbd_image_t img = image->image();
   return RunWithProgress(env, image, image->Ctx("Image.resize"), info[3], info[4],
-                         [img, size, allowShrink](librbd_progress_fn_t fn, void* arg) {
-                           return rbd_resize2(img, size, allowShrink, fn, arg);
+                         [img, bounds = image->bounds(), size, allowShrink](librbd_progress_fn_t fn, void* arg) {
+                           int rc = rbd_resize2(img, size, allowShrink, fn, arg);
+                           bounds->Invalidate();
+                           return rc;
                          });
 }
 

@@ -29,14 +29,9 @@ void Image::AddIoMethods(Props& props) {
 }
 
 // librbd cuts a write that runs past the end of the image short, leaving a
-// partial write behind; refuse it whole instead (python-rbd's InvalidArgument).
-// rbd_get_size reads the in-memory header: cheap enough for the JS thread.
-static int CheckWriteInside(rbd_image_t img, uint64_t offset, size_t len) {
-  uint64_t size = 0;
-  int rc = rbd_get_size(img, &size);  // Implements: rbd_get_size
-  if (rc < 0) return rc;
-  return (offset > size || len > size - offset) ? -EINVAL : 0;
-}
+// partial write behind; write and aioWrite refuse it whole instead
+// (python-rbd's InvalidArgument), checked against ImageBounds
+// (rbd_image_bounds.h: without a librbd call on the JS thread for most writes).
 
 // read(offset, buffer) -> bytes read (fewer at the end of the image).
 // Implements: rbd_read2
@@ -67,8 +62,8 @@ Napi::Value Image::Write(const Napi::CallbackInfo& info) {
   size_t len = buf.Length();
   return RunAsyncCount(
       info.Env(), this, Ctx("Image.write"),
-      [img, offset, data, len]() -> int64_t {
-        int rc = CheckWriteInside(img, offset, len);
+      [img, bounds = bounds_, offset, data, len]() -> int64_t {
+        int rc = bounds->CheckWrite(img, offset, len);
         return rc < 0 ? rc : rbd_write2(img, offset, len, data, 0);
       },
       {buf});
@@ -77,13 +72,13 @@ Napi::Value Image::Write(const Napi::CallbackInfo& info) {
 // Starts one aio operation on this image: `submit(completion)` queues it.
 template <typename Submit>
 static Napi::Value StartAio(Napi::Env env, Image* self, const char* op, Submit submit,
-                            Napi::Object pin = Napi::Object(), int64_t resolveWith = -1) {
+                            Napi::Object pin = Napi::Object(), int64_t resolveWith = -1, bool offThread = false) {
   ErrorContext ctx = self->Ctx(op);
   if (!self->Enter()) return RejectClosed(env, ctx, self);
   auto* aio = new AioOp(env, self, std::move(ctx));
   if (!pin.IsEmpty()) aio->Pin(pin);
   if (resolveWith >= 0) aio->ResolveWith(resolveWith);
-  return aio->Start(env, submit);
+  return aio->Start(env, submit, self->submitQueue(), offThread);
 }
 
 // Implements: rbd_aio_read
@@ -113,13 +108,16 @@ Napi::Value Image::AioWrite(const Napi::CallbackInfo& info) {
   rbd_image_t img = image_;
   const char* data = reinterpret_cast<const char*>(buf.Data());
   size_t len = buf.Length();
+  // Inside the size as last read: submit here. Otherwise the size must be
+  // read again first, which may wait on the OSDs: on a worker thread.
+  bool checked = bounds_->Fits(offset, len);
   return StartAio(
       info.Env(), this, "Image.aioWrite",
-      [img, offset, data, len](rbd_completion_t c) {
-        int rc = CheckWriteInside(img, offset, len);
+      [img, bounds = bounds_, checked, offset, data, len](rbd_completion_t c) {
+        int rc = checked ? 0 : bounds->CheckWrite(img, offset, len);
         return rc < 0 ? rc : rbd_aio_write(img, offset, len, data, c);
       },
-      buf, static_cast<int64_t>(len));
+      buf, static_cast<int64_t>(len), !checked);
 }
 
 // Implements: rbd_aio_flush

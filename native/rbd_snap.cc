@@ -166,9 +166,15 @@ Napi::Value Image::RollbackToSnap(const Napi::CallbackInfo& info) {
   rbd_image_t img = image_;
   return RunPlainOrProgress(
       info.Env(), this, SnapCtx("Image.rollbackToSnap", snap), info[1], info[2],
-      [img, snap] { return rbd_snap_rollback(img, snap.c_str()); },
-      [img, snap](librbd_progress_fn_t fn, void* arg) {
-        return rbd_snap_rollback_with_progress(img, snap.c_str(), fn, arg);
+      [img, bounds = bounds_, snap] {
+        int rc = rbd_snap_rollback(img, snap.c_str());
+        bounds->Invalidate();  // the head takes the snapshot's size
+        return rc;
+      },
+      [img, bounds = bounds_, snap](librbd_progress_fn_t fn, void* arg) {
+        int rc = rbd_snap_rollback_with_progress(img, snap.c_str(), fn, arg);
+        bounds->Invalidate();
+        return rc;
       });
 }
 
@@ -179,7 +185,11 @@ Napi::Value Image::SetSnap(const Napi::CallbackInfo& info) {
   rbd_image_t img = image_;
   return RunAsync<NoResult>(
       info.Env(), this, SnapCtx("Image.setSnap", snap),
-      [img, snap](NoResult&) { return rbd_snap_set(img, snap.empty() ? nullptr : snap.c_str()); },
+      [img, bounds = bounds_, snap](NoResult&) {
+        int rc = rbd_snap_set(img, snap.empty() ? nullptr : snap.c_str());
+        bounds->Invalidate();  // another view, another size
+        return rc;
+      },
       [this, snap](Napi::Env env, NoResult&) -> Napi::Value {
         snap_ = snap;
         return env.Undefined();

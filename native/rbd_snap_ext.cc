@@ -205,8 +205,9 @@ static Napi::Value SnapSetById(const Napi::CallbackInfo& info) {
   rbd_image_t img = image->image();
   return RunAsync<std::string>(
       env, image, IdCtx(image, "Image.snapSetById", id),
-      [img, id, head](std::string& name) {
+      [img, bounds = image->bounds(), id, head](std::string& name) {
         int rc = rbd_snap_set_by_id(img, id);
+        bounds->Invalidate();  // another view, another size
         if (rc < 0 || head) return rc;
         char buf[RBD_MAX_IMAGE_NAME_SIZE + 1] = {0};
         size_t len = sizeof(buf);

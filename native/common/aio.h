@@ -13,6 +13,7 @@
 #include "common/errors.h"
 #include "common/handle.h"
 #include "common/pin.h"
+#include "common/submit_queue.h"
 
 namespace cephrbd {
 
@@ -46,8 +47,11 @@ class AioOp {
 
   // Submits with `submit(completion)`; on a submit error settles at once.
   // Returns the Promise. The handle must already have been Enter()ed.
+  // With `queue` (an image's), the submission waits behind the operations
+  // queued there, and `offThread` sends it to the queue in any case
+  // (common/submit_queue.h).
   template <typename Submit>
-  Napi::Promise Start(Napi::Env env, Submit submit);
+  Napi::Promise Start(Napi::Env env, Submit submit, SubmitQueue* queue = nullptr, bool offThread = false);
   // The same for a librados operation (rados_completion_t).
   template <typename Submit>
   Napi::Promise StartRados(Napi::Env env, Submit submit);
@@ -69,6 +73,9 @@ class AioOp {
  private:
   friend class AioDispatcher;
   static void OnComplete(rbd_completion_t c, void* arg);
+  // Worker thread (SubmitQueue): a submit error settles through the dispatcher.
+  template <typename Submit>
+  void SubmitOffThread(Submit& submit);
   static void OnRadosComplete(rados_completion_t c, void* arg);
   void Settle(Napi::Env env);
 
@@ -86,8 +93,14 @@ class AioOp {
 AioDispatcher* DispatcherFor(Napi::Env env);
 
 template <typename Submit>
-Napi::Promise AioOp::Start(Napi::Env env, Submit submit) {
+Napi::Promise AioOp::Start(Napi::Env env, Submit submit, SubmitQueue* queue, bool offThread) {
   Napi::Promise promise = deferred_.Promise();
+  if (queue != nullptr && (offThread || queue->Busy())) {
+    dispatcher_->Begin(env);
+    submitted_ = true;
+    queue->Defer(env, [this, submit]() mutable { SubmitOffThread(submit); });
+    return promise;
+  }
   rbd_completion_t completion = nullptr;
   int rc = rbd_aio_create_completion(this, &AioOp::OnComplete, &completion);
   if (rc == 0) {
@@ -100,6 +113,19 @@ Napi::Promise AioOp::Start(Napi::Env env, Submit submit) {
   rc_ = rc;
   Settle(env);  // deletes this
   return promise;
+}
+
+template <typename Submit>
+void AioOp::SubmitOffThread(Submit& submit) {
+  rbd_completion_t completion = nullptr;
+  int rc = rbd_aio_create_completion(this, &AioOp::OnComplete, &completion);
+  if (rc == 0) {
+    rc = submit(completion);
+    if (rc >= 0) return;  // OnComplete will fire
+    rbd_aio_release(completion);
+  }
+  rc_ = rc;
+  dispatcher_->Post(this);
 }
 
 template <typename Submit>
