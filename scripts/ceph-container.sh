@@ -149,10 +149,10 @@ cmd_base() {
   rm -rf "$tmp"
 }
 
-# image_ref: the micro Ceph image for the current Dockerfile and micro-osd.sh.
+# image_ref: the micro Ceph image for the current Dockerfile and scripts.
 image_ref() {
   local h
-  h=$(cat "$REPO/ci/ceph/Dockerfile" "$REPO/scripts/micro-osd.sh" | sha256sum)
+  h=$(cat "$REPO/ci/ceph/Dockerfile" "$REPO/scripts/micro-osd.sh" "$REPO/scripts/micro-osd-common.sh" | sha256sum)
   echo "$IMAGE_REPO:${h:0:12}"
 }
 
@@ -172,7 +172,7 @@ cmd_image() {
       ctx=$(mktemp -d)
       mkdir -p "$ctx/ci/ceph" "$ctx/scripts"
       cp "$REPO/ci/ceph/Dockerfile" "$ctx/ci/ceph/"
-      cp "$REPO/scripts/micro-osd.sh" "$ctx/scripts/"
+      cp "$REPO/scripts/micro-osd.sh" "$REPO/scripts/micro-osd-common.sh" "$ctx/scripts/"
       DOCKER_BUILDKIT=0 docker build -q --network host -t "$ref" -t "$IMAGE_REPO:latest" -f "$ctx/ci/ceph/Dockerfile" "$ctx" >&2 || {
         rm -rf "$ctx"
         die "building the micro Ceph image failed"

@@ -11,6 +11,8 @@ set -euo pipefail
 readonly PROG=${0##*/}
 SELF=$(realpath -- "${BASH_SOURCE[0]}")
 readonly SELF
+# shellcheck source=micro-osd-common.sh
+source "$(dirname "$SELF")/micro-osd-common.sh"
 
 usage() {
   cat <<EOF
@@ -49,17 +51,6 @@ Usage:
       \$MICRO_OSD_DIR), touch DIR/run/ready, keep the cluster up until SIGTERM
       or SIGINT, then stop it.
 EOF
-}
-
-T0=${EPOCHREALTIME:-0}
-# Progress goes to stderr (stdout is kept eval-able), with elapsed seconds.
-log() {
-  awk -v p="$PROG" -v a="${EPOCHREALTIME:-0}" -v b="$T0" -v m="$*" \
-    'BEGIN { printf "%s: [%5.1fs] %s\n", p, a - b, m }' >&2
-}
-die() {
-  log "error: $*"
-  exit 1
 }
 
 # Marker written into ceph.conf: --purge and re-start only touch directories
@@ -136,35 +127,8 @@ rbd_cmd() {
 
 # --- pids -------------------------------------------------------------------
 
-# is_gone PID: true when the pid no longer runs (missing or zombie; PID 1 of
-# some sandboxes never reaps, so a dead daemon may linger as a zombie).
-is_gone() {
-  local pid=$1 stat
-  [[ -r /proc/$pid/stat ]] || return 0
-  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 0
-  stat=${stat##*) }
-  [[ ${stat%% *} == Z ]]
-}
-
 # is_ours PID: true when PID is a ceph daemon started with this DIR's conf.
-# This is what keeps a recycled pid from ever being signalled.
-is_ours() {
-  local pid=$1 exe arg found=0
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  is_gone "$pid" && return 1
-  local -a argv=()
-  mapfile -d '' -t argv <"/proc/$pid/cmdline" 2>/dev/null || return 1
-  ((${#argv[@]} > 0)) || return 1
-  exe=${argv[0]##*/}
-  case $exe in ceph-mon | ceph-mgr | ceph-osd) ;; *) return 1 ;; esac
-  for arg in "${argv[@]:1}"; do
-    if [[ $arg == "$CONF" || $arg == "--conf=$CONF" || $arg == "-c$CONF" ]]; then
-      found=1
-      break
-    fi
-  done
-  ((found))
-}
+is_ours() { runs_with_conf "$1" "$CONF" ceph-mon ceph-mgr ceph-osd; }
 
 # read_pid NAME: the pid recorded for daemon NAME (empty if none).
 read_pid() {

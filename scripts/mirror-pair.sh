@@ -11,6 +11,8 @@ readonly PROG=${0##*/}
 HERE=$(cd "$(dirname "$(realpath -- "${BASH_SOURCE[0]}")")" && pwd -P)
 readonly HERE
 readonly MICRO_OSD=$HERE/micro-osd.sh
+# shellcheck source=micro-osd-common.sh
+source "$HERE/micro-osd-common.sh"
 
 usage() {
   cat <<EOF
@@ -45,16 +47,6 @@ Usage:
 EOF
 }
 
-T0=${EPOCHREALTIME:-0}
-log() {
-  awk -v p="$PROG" -v a="${EPOCHREALTIME:-0}" -v b="$T0" -v m="$*" \
-    'BEGIN { printf "%s: [%5.1fs] %s\n", p, a - b, m }' >&2
-}
-die() {
-  log "error: $*"
-  exit 1
-}
-
 CMD_TIMEOUT=${MIRROR_PAIR_CMD_TIMEOUT:-60}
 
 # abs DIR: the absolute path (created if missing) micro-osd.sh will use.
@@ -77,29 +69,9 @@ mirror_pid() {
   echo "$pid"
 }
 
-is_gone() {
-  local pid=$1 stat
-  [[ -r /proc/$pid/stat ]] || return 0
-  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 0
-  stat=${stat##*) }
-  [[ ${stat%% *} == Z ]]
-}
-
 # is_site_daemon PID DIR: PID is a ceph daemon or rbd-mirror started with
-# DIR/ceph.conf on its command line (what keeps a recycled pid safe).
-is_site_daemon() {
-  local pid=$1 conf=$2/ceph.conf arg
-  [[ $pid =~ ^[0-9]+$ ]] || return 1
-  is_gone "$pid" && return 1
-  local -a argv=()
-  mapfile -d '' -t argv <"/proc/$pid/cmdline" 2>/dev/null || return 1
-  ((${#argv[@]} > 0)) || return 1
-  case ${argv[0]##*/} in ceph-mon | ceph-mgr | ceph-osd | rbd-mirror) ;; *) return 1 ;; esac
-  for arg in "${argv[@]:1}"; do
-    [[ $arg == "$conf" || $arg == "--conf=$conf" ]] && return 0
-  done
-  return 1
-}
+# DIR/ceph.conf.
+is_site_daemon() { runs_with_conf "$1" "$2/ceph.conf" ceph-mon ceph-mgr ceph-osd rbd-mirror; }
 
 # start_daemon DIR: one rbd-mirror for the site in DIR; waits for its pid.
 start_daemon() {

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 
 import { HandleClosedError, ImageBusy, ImageExists, ImageHasSnapshots, ImageNotFound, InvalidArgument, PermissionDenied } from '../errors';
 import { defaultFeatures } from '../internal/features';
+import { removeHalfMadeImage } from '../internal/half-made-image';
 import { withImage } from '../internal/image';
 import { Semaphore, errorText, retry, type RetryPolicy } from '../internal/retry';
 import { ClusterSession } from '../internal/session';
@@ -342,13 +343,8 @@ export class RbdVolumeDriver implements AsyncDisposable {
       } catch (err) {
         if (err instanceof ImageNotFound) {
           this.#logger.info(`volume ${v.name} no longer exists in backend`);
-          // A create cut short inside librbd (its process killed after the
-          // directory entry, before the header) leaves a name that cannot be
-          // opened yet blocks a new create with that name: remove clears it
-          // (nothing there to keep, so not to the trash either).
-          await Rbd.remove(ioctx, v.name).catch((e: unknown) => {
-            if (!(e instanceof ImageNotFound)) throw e;
-          });
+          // A half-made name would block a new create of this volume.
+          if (await removeHalfMadeImage(ioctx, v.name)) this.#logger.info(`removed the half-made name ${v.name} (no image header)`);
           return;
         }
         throw err;

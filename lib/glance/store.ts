@@ -26,6 +26,7 @@ import {
 } from '../errors';
 import { openSource, type UploadSource } from '../internal/chunk-source';
 import { ImageReadStream } from '../internal/chunk-reader';
+import { removeHalfMadeImage } from '../internal/half-made-image';
 import { defaultFeatures } from '../internal/features';
 import { ByteBudget } from '../internal/byte-budget';
 import { ClusterSession } from '../internal/session';
@@ -614,7 +615,9 @@ export class GlanceStore {
    * Deletes an image: unprotects and removes its snapshot, then
    * the image; to the trash when other snapshots remain. InUseByStore when
    * the snapshot has clones or the image is open elsewhere; NotFound when
-   * it does not exist.
+   * it does not exist. A name an add() killed inside librbd's create left
+   * half-made (listed, no image header) is removed
+   * (lib/internal/half-made-image.ts).
    */
   async delete(location: string): Promise<void> {
     this.#checkOpen('delete');
@@ -632,8 +635,11 @@ export class GlanceStore {
       try {
         image = await Image.open(ioctx, name);
       } catch (err) {
-        if (err instanceof ImageNotFound) throw notFound(err);
-        throw err;
+        if (!(err instanceof ImageNotFound)) throw err;
+        // A half-made name would block a new add() of this image id.
+        if (!(await removeHalfMadeImage(ioctx, name))) throw notFound(err);
+        this.#log.info(`Removed the half-made name ${name} (no image header)`);
+        return;
       }
       try {
         try {

@@ -93,12 +93,29 @@ export async function cliBuffer(tool: 'rbd' | 'rados' | 'ceph', args: string[]):
  * the whole describe block, shut down after it. `use` receives them.
  */
 export function withPool(pool: string, use: (cluster: Rados, ioctx: IoCtx) => void): void {
+  poolHooks(pool, undefined, use);
+}
+
+/**
+ * withPool with the I/O context in `namespace` (a uniqueName of the block's
+ * own), every object in it removed afterwards: listings there see only the
+ * block's objects.
+ */
+export function withNamespace(pool: string, namespace: string, use: (cluster: Rados, ioctx: IoCtx) => void): void {
+  poolHooks(pool, namespace, use);
+}
+
+/** The hooks of withPool and withNamespace (a namespace is emptied after the block). */
+function poolHooks(pool: string, namespace: string | undefined, use: (cluster: Rados, ioctx: IoCtx) => void): void {
   let cluster: Rados | undefined;
+  let ioctx: IoCtx | undefined;
   before(async () => {
     cluster = await connect();
-    use(cluster, await cluster.openIoctx(pool));
+    ioctx = await cluster.openIoctx(pool, namespace);
+    use(cluster, ioctx);
   });
   after(async () => {
+    if (namespace !== undefined && ioctx?.state === 'open') for (const o of await ioctx.listObjects()) await ioctx.remove(o.oid);
     await cluster?.shutdown();
   });
 }

@@ -25,6 +25,7 @@ import {
   VolumeIsBusy,
 } from '../../lib';
 import { cinderHarness } from '../helpers/cinder';
+import { makeHalfMade } from '../helpers/half-made-image';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -122,11 +123,7 @@ describe('Cinder RBD driver (real cluster)', function () {
     it('a create cut short inside librbd (directory entry, no header) blocks the name until deleteVolume clears it', async () => {
       const v = vol();
       await driver.createVolume(v);
-      const img = await Image.open(rbd, v.name, { readOnly: true });
-      const id = await img.id();
-      await img.close();
-      // What a process killed between librbd's directory entry and its header leaves.
-      await rbd.remove(`rbd_header.${id}`);
+      await makeHalfMade(rbd, v.name);
       await assert.rejects(Image.open(rbd, v.name), ImageNotFound);
       await assert.rejects(driver.createVolume(v), VolumeExists);
       await driver.deleteVolume(v);

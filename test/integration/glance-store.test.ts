@@ -28,6 +28,7 @@ import {
   type GlanceAddResult,
 } from '../../lib';
 import { cliBuffer, confFile, connect, uniqueName } from '../helpers/cluster';
+import { makeHalfMade } from '../helpers/half-made-image';
 
 const MiB = 1024 * 1024;
 const CHUNK = MiB; // chunkSizeMiB: 1 keeps the uploads small
@@ -618,6 +619,22 @@ describe('GlanceStore (real cluster)', function () {
       }
       await store.delete(again.location);
       assert.ok(!(await Rbd.list(ioctx)).includes(name));
+    });
+
+    it('clears a name an add() killed inside librbd left half-made (listed, no header); the id can be added again', async () => {
+      const name = uniqueName('glance-halfmade');
+      for (const location of [`rbd://${fsid}/images/${name}/snap`, `rbd://${name}`]) {
+        await Rbd.create(ioctx, name, CHUNK);
+        await makeHalfMade(ioctx, name);
+        await assert.rejects(store.add(name, randomBytes(100), 100), Duplicate);
+        await store.delete(location);
+        assert.ok(!(await Rbd.list(ioctx)).includes(name), `${location}: the name is gone`);
+        await assert.rejects(store.delete(location), NotFound, `${location}: nothing left to delete`);
+      }
+      const data = randomBytes(100);
+      const added = await store.add(name, data, 100);
+      assert.ok((await readAll((await store.get(added.location)).stream)).equals(data));
+      await store.delete(added.location);
     });
   });
 

@@ -105,6 +105,7 @@ describe('packaging: prebuild, npm pack, install without a compiler', function (
       'binding.gyp',
       'native/addon.cc',
       'scripts/micro-osd.sh',
+      'scripts/micro-osd-common.sh',
     ]) {
       assert.ok(files.includes(must), `the package lacks ${must}`);
     }

@@ -1,18 +1,17 @@
 import { strict as assert } from 'node:assert';
 
 import { HandleClosedError, InvalidArgument, IoCtx, ObjectNotFound, PermissionDenied, Rados, radosVersion, type ListedObject } from '../../lib';
-import { cli, connect, uniqueName, cephError } from '../helpers/cluster';
+import { cephError, cli, connect, uniqueName, withPool } from '../helpers/cluster';
 
 describe('librados cluster commands, applications and object listing (real cluster)', () => {
   let cluster: Rados;
   let rbdPoolId: number;
 
-  before(async () => {
-    cluster = await connect();
-    rbdPoolId = await cluster.poolLookup('rbd');
+  withPool('rbd', (c) => {
+    cluster = c;
   });
-  after(async () => {
-    await cluster?.shutdown();
+  before(async () => {
+    rbdPoolId = await cluster.poolLookup('rbd');
   });
 
   describe('commands', () => {

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 
 import { CompareMismatch, HandleClosedError, InvalidArgument, IoCtx, NoData, ObjectNotFound, Rados, RadosError } from '../../lib';
-import { connect, uniqueName, cephError } from '../helpers/cluster';
+import { cephError, uniqueName, withNamespace } from '../helpers/cluster';
 
 /** Distinct content per object: a checked read proves each result is its own. */
 function content(i: number): Buffer {
@@ -15,13 +15,9 @@ describe('librados aio (real cluster)', () => {
   let ioctx: IoCtx;
   const ns = uniqueName('aio');
 
-  before(async () => {
-    cluster = await connect();
-    ioctx = await cluster.openIoctx('rbd', ns);
-  });
-  after(async () => {
-    if (ioctx?.state === 'open') for (const o of await ioctx.listObjects()) await ioctx.remove(o.oid);
-    await cluster?.shutdown();
+  withNamespace('rbd', ns, (c, io) => {
+    cluster = c;
+    ioctx = io;
   });
 
   it('writes, stats, reads and removes 1,000 objects at once, every result checked', async function () {

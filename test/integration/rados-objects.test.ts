@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 
 import { HandleClosedError, IoCtx, NoData, ObjectNotFound, Rados } from '../../lib';
-import { connect, uniqueName } from '../helpers/cluster';
+import { uniqueName, withNamespace } from '../helpers/cluster';
 
 /** Asserts a librados failure: class, code, errno, op, and the object it was about. */
 function rejectsWith(
@@ -38,15 +38,9 @@ describe('IoCtx objects, xattrs and omap (real cluster)', () => {
   // deterministic and cleanup is "remove everything in the namespace".
   const ns = uniqueName('objs');
 
-  before(async () => {
-    cluster = await connect();
-    ioctx = await cluster.openIoctx('rbd', ns);
-  });
-  after(async () => {
-    if (ioctx !== undefined && ioctx.state === 'open') {
-      for (const o of await ioctx.listObjects()) await ioctx.remove(o.oid);
-    }
-    await cluster?.shutdown();
+  withNamespace('rbd', ns, (c, io) => {
+    cluster = c;
+    ioctx = io;
   });
 
   describe('data', () => {

@@ -1,8 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 
-import { CompareMismatch, InvalidArgument, IoCtx, OP_FLAGS, ObjectExists, ObjectNotFound, OperationCanceled, OutOfRange, Rados, RadosError } from '../../lib';
-import { connect, uniqueName, cephError } from '../helpers/cluster';
+import { CompareMismatch, InvalidArgument, IoCtx, OP_FLAGS, ObjectExists, ObjectNotFound, OperationCanceled, OutOfRange, RadosError } from '../../lib';
+import { cephError, uniqueName, withNamespace } from '../helpers/cluster';
 
 /** crc32c with a caller's seed and no final inversion (Ceph's ceph_crc32c). */
 function cephCrc32c(seed: number, data: Buffer): number {
@@ -15,17 +15,11 @@ function cephCrc32c(seed: number, data: Buffer): number {
 }
 
 describe('compound object operations and single-call extras (real cluster)', () => {
-  let cluster: Rados;
   let ioctx: IoCtx;
   const ns = uniqueName('ops');
 
-  before(async () => {
-    cluster = await connect();
-    ioctx = await cluster.openIoctx('rbd', ns);
-  });
-  after(async () => {
-    if (ioctx?.state === 'open') for (const o of await ioctx.listObjects()) await ioctx.remove(o.oid);
-    await cluster?.shutdown();
+  withNamespace('rbd', ns, (_cluster, io) => {
+    ioctx = io;
   });
 
   describe('write ops', () => {
