@@ -4,7 +4,10 @@ import type { CancelFlag, ProgressFn } from './native';
 import { checkFunction, checkObject, checkSignal } from './validate';
 
 export interface LongOperationOptions {
-  /** Called on the JS thread with (done, total) as librbd reports progress. */
+  /**
+   * Called on the JS thread with (done, total) as librbd reports progress
+   * (coalesced to the newest); the last report comes before the operation settles.
+   */
   onProgress?: (done: number, total: number) => void;
   /** Stops the operation where librbd can stop; it then rejects with AbortError. */
   signal?: AbortSignal;
@@ -23,32 +26,15 @@ export async function runLong<T>(
   const onProgress = checkFunction<ProgressFn>(opts.onProgress, 'options.onProgress');
   const signal = checkSignal(opts.signal);
   if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-  if (!signal) return afterProgress(onProgress, start(onProgress, undefined));
+  if (!signal) return start(onProgress, undefined);
   const flag = new Int32Array(1);
   const onAbort = (): void => {
     Atomics.store(flag, 0, 1);
   };
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    return await afterProgress(onProgress, abortAware(start(onProgress, flag), signal));
+    return await abortAware(start(onProgress, flag), signal);
   } finally {
     signal.removeEventListener('abort', onAbort);
-  }
-}
-
-/**
- * Settles after the progress report librbd made before the operation ended.
- * The report and the completion reach the event loop as two separate
- * wake-ups handled in the same loop turn, in no set order: without this, an
- * `await` of the operation could resume before its last (or only) onProgress
- * call. One macrotask turn (setImmediate runs after the poll phase that
- * handles both) puts the report first.
- */
-async function afterProgress<T>(onProgress: ProgressFn | undefined, op: Promise<T>): Promise<T> {
-  if (onProgress === undefined) return op;
-  try {
-    return await op;
-  } finally {
-    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }

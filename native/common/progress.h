@@ -4,13 +4,20 @@
 // thread-safe function, coalesced so a slow JS thread sees the newest value
 // rather than a backlog. Cancellation reads a flag in an Int32Array that the
 // JS side sets to 1 on abort: librbd stops when the callback returns non-zero.
+//
+// The report and the operation's completion wake the event loop separately,
+// and the completion may be handled first. So the completion, before it
+// settles the Promise, delivers a report still pending itself
+// (DeliverPending); the call queued for it then finds nothing pending and
+// delivers nothing. The listener sees librbd's newest report before the
+// Promise settles, and none after.
 #pragma once
 #include <napi.h>
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 
 #include <rbd/librbd.h>
 
@@ -32,18 +39,29 @@ class Progress {
   bool Cancelled() const;
   // Worker thread, after the operation: no more progress will be posted.
   void Done();
+  // JS thread, after the operation and before its Promise settles: calls the
+  // listener with the report not yet delivered, if any.
+  void DeliverPending(Napi::Env env);
 
  private:
+  // Outlives the Progress while a thread-safe-function call holds it.
+  // One lock for the report and its flag: a delivery takes the newest
+  // (done, total) whole and exactly once, and a report made after it is
+  // posted anew.
   struct Shared {
-    std::atomic<uint64_t> done{0};
-    std::atomic<uint64_t> total{0};
-    std::atomic<bool> posted{false};
+    std::mutex mu;
+    uint64_t done = 0;
+    uint64_t total = 0;
+    bool pending = false;  // a report not yet delivered; while set, none is posted
   };
   static void CallJs(Napi::Env env, Napi::Function fn, void*, std::shared_ptr<Shared>* item);
+  // Calls fn(done, total) with the pending report, if there is one.
+  static void Deliver(napi_env env, napi_value fn, Shared& shared) noexcept;
   using Tsfn = Napi::TypedThreadSafeFunction<void, std::shared_ptr<Shared>, &Progress::CallJs>;
 
   Tsfn tsfn_;
   bool hasTsfn_ = false;
+  Napi::FunctionReference onProgress_;  // for DeliverPending; the TSFN holds its own
   std::shared_ptr<Shared> shared_;
   int32_t* flag_ = nullptr;
   std::shared_ptr<ExecGate> gate_;  // process exit cancels the operation

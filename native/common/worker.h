@@ -38,6 +38,9 @@ class CephWorker final : public Napi::AsyncWorker {
  public:
   using Call = std::function<int(Result&)>;
   using Convert = std::function<Napi::Value(Napi::Env, Result&)>;
+  // JS thread, after the call and just before the Promise settles (resolved
+  // or rejected); not run when teardown cancelled the work before it began.
+  using BeforeSettle = std::function<void(Napi::Env)>;
 
   CephWorker(Napi::Env env, Handle* handle, ErrorContext ctx, Call call, Convert convert)
       : Napi::AsyncWorker(env, "ceph-rbd"),
@@ -54,6 +57,7 @@ class CephWorker final : public Napi::AsyncWorker {
   }
 
   void Pin(Napi::Object value) { pins_.emplace_back(Env(), value); }
+  void OnBeforeSettle(BeforeSettle fn) { beforeSettle_ = std::move(fn); }
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   // A C++ exception must not escape: node-addon-api would turn it into
@@ -85,7 +89,10 @@ class CephWorker final : public Napi::AsyncWorker {
   // result is dropped; the handle is left either way, so the teardown's
   // cleanup hook finds it idle and releases it.
   void OnWorkComplete(Napi::Env env, napi_status status) override {
-    if (status != napi_cancelled) NoThrow([&] { Settle(env); });
+    if (status != napi_cancelled) {
+      if (beforeSettle_) NoThrow([&] { beforeSettle_(env); });
+      NoThrow([&] { Settle(env); });
+    }
     if (handle_ != nullptr) {
       NoThrow([&] {
         handle_->CountWorker(-1);
@@ -119,6 +126,7 @@ class CephWorker final : public Napi::AsyncWorker {
   ErrorContext ctx_;
   Call call_;
   Convert convert_;
+  BeforeSettle beforeSettle_;
   Result result_{};
   int rc_ = 0;
   std::vector<cephrbd::Pin> pins_;
@@ -133,15 +141,19 @@ inline Napi::Promise RejectClosed(Napi::Env env, const ErrorContext& ctx, Handle
 
 // Queues `call` on a worker thread. `pins` are Buffers (or other objects)
 // whose memory the call uses; they stay referenced until it settles.
+// `beforeSettle`, when given, runs on the JS thread once the call returned,
+// before the Promise settles either way.
 template <typename Result>
 Napi::Promise RunAsync(Napi::Env env, Handle* handle, ErrorContext ctx,
                        typename CephWorker<Result>::Call call,
                        typename CephWorker<Result>::Convert convert,
-                       std::initializer_list<Napi::Object> pins = {}) {
+                       std::initializer_list<Napi::Object> pins = {},
+                       typename CephWorker<Result>::BeforeSettle beforeSettle = nullptr) {
   if (handle != nullptr && !handle->Enter()) return RejectClosed(env, ctx, handle);
   auto* worker = new CephWorker<Result>(env, handle, std::move(ctx), std::move(call),
                                         std::move(convert));
   for (const Napi::Object& pin : pins) worker->Pin(pin);
+  if (beforeSettle) worker->OnBeforeSettle(std::move(beforeSettle));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

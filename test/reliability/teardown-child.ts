@@ -7,8 +7,9 @@
  * argv: confFile mode image [rounds]
  *   worker-terminate  a worker_thread opens the image (exclusive lock taken
  *                     by a write), keeps stat/aioWrite/createSnap/Rbd.list/
- *                     read calls in flight; the main thread terminates it
- *                     `rounds` times (a new worker each round).
+ *                     read/sparsify (with onProgress) calls in flight; the
+ *                     main thread terminates it `rounds` times (a new
+ *                     worker each round).
  *   worker-watches    the same, and the worker also holds a rados watch, an
  *                     rbd update watch and a quiesce watch whose callbacks
  *                     fire (notify, resize) while rados aio and compound
@@ -50,6 +51,8 @@ function keepBusy(ioctx: IoCtx, image: Image, onStarted: () => void): void {
       calls.push(image.flush());
     }
     calls.push(image.createSnap(`busy-${round++}`));
+    // A progress report and the completion that delivers it may be pending at teardown.
+    calls.push(image.sparsify(4096, { onProgress: () => undefined }));
     if (round === 1) onStarted();
     await Promise.allSettled(calls);
   };
