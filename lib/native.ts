@@ -460,7 +460,9 @@ export interface NativeAddon {
    * process-wide pool (not to malloc) when it is collected, for the next
    * chunk of the same size (native/common/buffer_pool.h).
    */
-  allocReadBuffer(size: number): Buffer;
+  allocPooledBuffer(size: number): Buffer;
+  /** The same; a block not yet in the pool is mapped and first written on a worker thread. */
+  allocPooledBufferAsync(size: number): Promise<Buffer>;
   /** Synchronously releases every open handle (process exit only). */
   releaseAll(): void;
   RadosCluster: Function;

@@ -22,7 +22,7 @@ import type { Image } from '../rbd';
  * piece after a collected one lands on pages already mapped.
  */
 async function readPiece(image: Image, offset: number, n: number): Promise<Buffer> {
-  const buf = addon.allocReadBuffer(n);
+  const buf = addon.allocPooledBuffer(n);
   const got = await image.aioReadInto(offset, buf);
   return got === n ? buf : buf.subarray(0, got);
 }

@@ -19,6 +19,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 
+import { addon } from '../native';
 import { invalidType } from '../validate';
 import type { ByteBudget } from './byte-budget';
 
@@ -65,7 +66,7 @@ class BufferPool {
   async take(): Promise<{ buf: Buffer; release: () => void }> {
     for (;;) {
       if (this.#closed) throw new Error('the upload source was closed');
-      const buf = this.#free.pop() ?? this.#allocate();
+      const buf = this.#free.pop() ?? (await this.#allocate());
       if (buf) return this.#slot(buf);
       const own = new Promise<void>((resolve) => (this.#returned = resolve));
       // Holding nothing: wait for anyone's release (and let the others know).
@@ -73,14 +74,27 @@ class BufferPool {
     }
   }
 
-  #allocate(): Buffer | undefined {
+  /**
+   * A new buffer, or undefined while the budget is spent. Pooled memory
+   * (native/common/buffer_pool.h): a new block is mapped and first written
+   * on a worker thread, not on the event loop.
+   */
+  async #allocate(): Promise<Buffer | undefined> {
     if (this.#budget) {
       // Someone holds nothing: do not grow past our first buffer.
       if (this.#held > 0 && this.#budget.contended) return undefined;
       if (!this.#budget.tryAcquire(this.size)) return undefined;
       this.#held += this.size;
     }
-    return Buffer.allocUnsafeSlow(this.size);
+    try {
+      return await addon.allocPooledBufferAsync(this.size);
+    } catch (err) {
+      if (this.#budget) {
+        this.#held -= this.size;
+        this.#budget.release(this.size);
+      }
+      throw err;
+    }
   }
 
   #slot(buf: Buffer): { buf: Buffer; release: () => void } {

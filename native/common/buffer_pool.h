@@ -1,11 +1,15 @@
-// Read buffers whose memory is used again: `allocReadBuffer(size)` returns a
-// Buffer over a block of memory that goes back to a small idle pool when the
+// Chunk buffers whose memory is used again: `allocPooledBuffer(size)` returns
+// a Buffer over a block of memory that goes back to a small idle pool when the
 // Buffer is garbage-collected, instead of to malloc. A chunked reader that
 // hands every chunk to its consumer cannot reuse the Buffer itself (the
 // consumer may keep it), but the next chunk of the same size then lands on
 // pages that are already mapped: librbd's copy into it does not take a page
 // fault per 4 KiB, and glibc does not trim and re-grow its heap for every
 // chunk (measured in docs/PERFORMANCE.md, "What changed, measured").
+// An upload's chunk buffers come from the same pool through
+// `allocPooledBufferAsync(size)`, which maps and first writes a new block on
+// a worker thread: that first write of fresh memory is the costly part
+// here, and on the JS thread it stalled the event loop (docs/PERFORMANCE.md).
 //
 // Blocks are mmap()ed (page-rounded, populated, and not inherited by fork:
 // a spawn would make every page copy-on-write and the next read into it
@@ -18,7 +22,8 @@
 
 namespace cephrbd {
 
-// Exports allocReadBuffer(size) -> Buffer (uninitialised memory).
+// Exports allocPooledBuffer(size) -> Buffer and allocPooledBufferAsync(size)
+// -> Promise<Buffer> (uninitialised memory).
 void InitBufferPool(Napi::Env env, Napi::Object exports);
 
 }  // namespace cephrbd

@@ -15,7 +15,7 @@ import * as mirror from '../../lib/rbd-mirror';
 type Kinds<T> = Record<keyof T, 'method' | 'property'>;
 
 const ADDON = {
-  connect: 'method', openImage: 'method', setErrorFactory: 'method', createHasher: 'method', allocReadBuffer: 'method', releaseAll: 'method',
+  connect: 'method', openImage: 'method', setErrorFactory: 'method', createHasher: 'method', allocPooledBuffer: 'method', allocPooledBufferAsync: 'method', releaseAll: 'method',
   rbd: 'property', rbdx: 'property', rbdMirror: 'property', rados: 'property', RadosWatch: 'method', ObjectLister: 'method', constants: 'property', Hasher: 'method', RadosCluster: 'method', IoCtx: 'method', Image: 'method',
 } as const satisfies Kinds<NativeAddon>;
 
