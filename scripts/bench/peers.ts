@@ -90,6 +90,12 @@ export async function rbdBench(
   return { ...r, opsPerSec, bytesPerSec: opsPerSec * o.ioSize };
 }
 
+/** Python's rbd bindings: `ops` random 4 KiB aio_write/aio_read with `qd` in flight (python_upload.py smallio). */
+export async function pythonSmallIo(conf: string, pool: string, name: string, op: 'randwrite' | 'randread', qd: number, ops: number): Promise<ToolRun & { opsPerSec: number }> {
+  const r = await runMeasured(PYTHON, [pythonScript, 'smallio', conf, pool, name, op, String(qd), String(ops)]);
+  return { ...r, opsPerSec: (JSON.parse(r.stdout) as { opsPerSec: number }).opsPerSec };
+}
+
 /** Whether Debian's python3 can import the rados and rbd modules; the reason when not. */
 export function pythonPeerAvailable(): { ok: true } | { ok: false; reason: string } {
   if (!existsSync(PYTHON)) return { ok: false, reason: `${PYTHON} not found` };

@@ -69,6 +69,8 @@ export interface SmallFigure {
   ops: number;
   ours: { iops: Summary } & CpuFigures;
   rbdBench: { iops: Summary } & CpuFigures;
+  /** Python's rbd bindings, aio with the same queue depth (absent when python3-rbd is not there). */
+  python?: { iops: Summary } & CpuFigures;
 }
 
 export interface CallFigure {
@@ -198,10 +200,10 @@ export function judge(r: BenchResults): Target[] {
       out.push({ id: `download-vs-${kind}`, label: `download ≥ ${goal.toFixed(1)}× ${label}`, value: v, unit: 'x', op: '>=', target: goal, met: v >= goal, detail: `${(r.input.bytes / 2 ** 20).toFixed(0)} MiB, get() into a null sink${kind === 'rbd-export' ? '; rbd export minus its CLI start' : ''}` });
     }
   }
-  const w = r.smallio?.runs.find((s) => s.op === 'randwrite' && s.qd === 32);
-  if (w) {
-    const v = ratio(w.ours.iops.median, w.rbdBench.iops.median);
-    out.push({ id: 'randwrite-qd32', label: '4K randwrite QD32 ≥ 0.9× rbd bench', value: v, unit: 'x', op: '>=', target: 0.9, met: v >= 0.9, detail: 'aioWrite, 32 in flight vs rbd bench --io-threads 32' });
+  for (const f of r.smallio?.runs ?? []) {
+    const v = ratio(f.ours.iops.median, f.rbdBench.iops.median);
+    const call = f.op === 'randwrite' ? 'aioWrite' : 'aioRead';
+    out.push({ id: `${f.op}-qd${f.qd}`, label: `4K ${f.op} QD${f.qd} ≥ 0.95× rbd bench`, value: v, unit: 'x', op: '>=', target: 0.95, met: v >= 0.95, detail: `${call}, ${f.qd} in flight vs rbd bench --io-threads ${f.qd}` });
   }
   if (r.memory) {
     for (const m of r.memory.runs) {
@@ -426,12 +428,13 @@ function smallIoLines(r: BenchResults): string[] {
   if (s) {
     L.push('');
     L.push(`== 2. Small I/O: 4 KiB random on a ${s.imageMiB} MiB preallocated image (IOPS) ==`);
-    L.push(row([['op', 10], ['QD', 3, true], ['ops', 6, true], ['ours (aio)', 11, true], ['rbd bench', 10, true], ['ours/rbd bench', 15, true], ['client CPU µs/op ours / rbd', 30, true]]));
+    L.push(row([['op', 10], ['QD', 3, true], ['ops', 6, true], ['ours (aio)', 11, true], ['rbd bench', 10, true], ['ours/rbd bench', 15, true], ['python aio', 11, true], ['ours/python', 12, true], ['client CPU µs/op ours / rbd / py', 33, true]]));
     for (const f of s.runs) {
-      const us = (cpu: number) => fmt((cpu / f.ops) * 1e6, 0);
-      L.push(row([[f.op, 10], [String(f.qd), 3, true], [String(f.ops), 6, true], [fmt(f.ours.iops.median), 11, true], [fmt(f.rbdBench.iops.median), 10, true], [fmtRatio(ratio(f.ours.iops.median, f.rbdBench.iops.median)), 15, true], [`${us(f.ours.clientCpuS.median)} / ${us(f.rbdBench.clientCpuS.median)}`, 30, true]]));
+      const us = (cpu: number | undefined) => (cpu === undefined ? '-' : fmt((cpu / f.ops) * 1e6, 0));
+      const py = f.python?.iops.median;
+      L.push(row([[f.op, 10], [String(f.qd), 3, true], [String(f.ops), 6, true], [fmt(f.ours.iops.median), 11, true], [fmt(f.rbdBench.iops.median), 10, true], [fmtRatio(ratio(f.ours.iops.median, f.rbdBench.iops.median)), 15, true], [py === undefined ? '-' : fmt(py), 11, true], [py === undefined ? '-' : fmtRatio(ratio(f.ours.iops.median, py)), 12, true], [`${us(f.ours.clientCpuS.median)} / ${us(f.rbdBench.clientCpuS.median)} / ${us(f.python?.clientCpuS.median)}`, 33, true]]));
     }
-    L.push(`rbd bench: its own rate (start and connect excluded); its CPU figure includes them. Write runs start on a fresh image.`);
+    L.push(`rbd bench and python: their own rate (start and connect excluded); their CPU figure includes them. Write runs start on a fresh image.`);
   }
   return L;
 }
@@ -475,7 +478,7 @@ function targetLines(r: BenchResults): string[] {
   L.push('== Targets (issues 6 and 17) ==');
   for (const t of r.targets) {
     const v = t.unit === 'x' ? fmtRatio(t.value) : `${fmt(t.value)} ${t.unit}`;
-    const goal = t.unit === 'x' ? `${t.op} ${t.target.toFixed(1)}×` : `${t.op} ${t.target} ${t.unit}`;
+    const goal = t.unit === 'x' ? `${t.op} ${String(t.target)}×` : `${t.op} ${t.target} ${t.unit}`;
     L.push(`  ${pad(t.label, 40)} ${pad(v, 10, true)}  ${pad(goal, 10)} ${t.met ? 'met' : 'MISSED'}   [${t.detail}]`);
   }
   L.push(`wall time ${fmt(r.wallSeconds, 1)} s`);

@@ -314,8 +314,11 @@ async function smallPhase(o: Options, cluster: BenchCluster): Promise<NonNullabl
   try {
     log(`small I/O: ${o.smallImageMiB} MiB images, written in full before each write run and each repetition's reads`);
     await bench.prepare();
+    const py = pythonPeerAvailable();
+    if (!py.ok) log(`small I/O: python peer skipped: ${py.reason}`);
     const ours = new Map<string, SmallRun[]>();
     const peer = new Map<string, SmallRun[]>();
+    const python = new Map<string, SmallRun[]>();
     const push = (m: Map<string, SmallRun[]>, k: string, r: SmallRun) => m.set(k, [...(m.get(k) ?? []), r]);
     for (let rep = 0; rep < o.reps; rep++) {
       for (const op of ['randwrite', 'randread'] as SmallOp[]) {
@@ -326,28 +329,29 @@ async function smallPhase(o: Options, cluster: BenchCluster): Promise<NonNullabl
           const before = async (first: boolean) => {
             if (op === 'randwrite' || (first && qd === 1)) await bench.fresh();
           };
-          const a = (first: boolean) => before(first).then(() => bench.ours(op, qd, ops)).then((r) => push(ours, k, r));
-          const b = (first: boolean) => before(first).then(() => bench.rbdBench(op, qd, ops)).then((r) => push(peer, k, r));
-          if (rep % 2 === 0) {
-            await a(true);
-            await b(false);
-          } else {
-            await b(true);
-            await a(false);
-          }
-          log(`small I/O ${rep + 1}/${o.reps}: ${op} QD${qd}: ours ${ours.get(k)?.at(-1)?.iops.toFixed(0)} IOPS, rbd bench ${peer.get(k)?.at(-1)?.iops.toFixed(0)} IOPS`);
+          const runs = [
+            (first: boolean) => before(first).then(() => bench.ours(op, qd, ops)).then((r) => push(ours, k, r)),
+            (first: boolean) => before(first).then(() => bench.rbdBench(op, qd, ops)).then((r) => push(peer, k, r)),
+            ...(py.ok ? [(first: boolean) => before(first).then(() => bench.python(op, qd, ops)).then((r) => push(python, k, r))] : []),
+          ];
+          // Each repetition starts with another side (interleaved; see smallio.ts on fresh images).
+          for (let i = 0; i < runs.length; i++) await runs[(rep + i) % runs.length](i === 0);
+          const pyNote = py.ok ? `, python aio ${python.get(k)?.at(-1)?.iops.toFixed(0)} IOPS` : '';
+          log(`small I/O ${rep + 1}/${o.reps}: ${op} QD${qd}: ours ${ours.get(k)?.at(-1)?.iops.toFixed(0)} IOPS, rbd bench ${peer.get(k)?.at(-1)?.iops.toFixed(0)} IOPS${pyNote}`);
         }
       }
     }
     const runs: SmallFigure[] = [];
     for (const [k, list] of ours) {
       const p = peer.get(k) ?? [];
+      const pyRuns = python.get(k) ?? [];
       runs.push({
         op: list[0].op,
         qd: list[0].qd,
         ops: list[0].ops,
         ours: { iops: summarize(list.map((x) => x.iops)), ...cpuFigures(list.map((x) => x.cpu)) },
         rbdBench: { iops: summarize(p.map((x) => x.iops)), ...cpuFigures(p.map((x) => x.cpu)) },
+        ...(pyRuns.length ? { python: { iops: summarize(pyRuns.map((x) => x.iops)), ...cpuFigures(pyRuns.map((x) => x.cpu)) } } : {}),
       });
     }
     return { imageMiB: o.smallImageMiB, runs };

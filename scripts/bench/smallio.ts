@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { Image, Rados, Rbd, type IoCtx } from '../../lib';
 import type { BenchCluster } from './cluster';
 import { cpuMeter, type CpuUse } from './cpu';
-import { rbdBench } from './peers';
+import { pythonSmallIo, rbdBench } from './peers';
 import { KiB, MiB, secondsSince } from './stats';
 import { CLIENT_CONF } from './upload';
 
@@ -105,6 +105,13 @@ export class SmallIoBench {
       pattern: 'rand',
       total: ops * IO,
     });
+    return { op, qd, ops, iops: r.opsPerSec, cpu: { ...meter(), client: r.cpuSeconds } };
+  }
+
+  /** Python's rbd bindings on the same image: aio_write/aio_read with `qd` in flight (its own rate). */
+  async python(op: SmallOp, qd: number, ops: number): Promise<SmallRun> {
+    const meter = cpuMeter(this.#cluster.daemonPids());
+    const r = await pythonSmallIo(this.#cluster.confFile, this.#cluster.pool, this.name, op, qd, ops);
     return { op, qd, ops, iops: r.opsPerSec, cpu: { ...meter(), client: r.cpuSeconds } };
   }
 
