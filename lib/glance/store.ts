@@ -44,6 +44,7 @@ import {
   checkSignal,
   checkString,
   checkU64,
+  invalidType,
   invalidValue,
   isSecretOption,
   outOfRange,
@@ -609,6 +610,38 @@ export class GlanceStore {
   async sweep(options: SweepOptions = {}): Promise<SweepResult> {
     this.#checkOpen('sweep');
     return this.#session.withIoctx(this.pool, (ioctx) => sweepUploads(ioctx, options, this.#log));
+  }
+
+  /**
+   * Removes the names among `imageIds` that librbd left half-made (an add()
+   * killed inside `rbd_create`: listed, no image header, a new add() of that
+   * id Duplicate), never to the trash; an image that opens is left alone
+   * (a partial upload is the sweep's, a complete one delete()'s). Lists the
+   * pool once and probes only the ids it holds. Resolves the names removed.
+   * Only for ids no add() is creating now: a create in progress looks
+   * half-made for an instant.
+   */
+  async removeHalfMade(imageIds: readonly string[]): Promise<string[]> {
+    this.#checkOpen('removeHalfMade');
+    if (!Array.isArray(imageIds)) throw invalidType('imageIds', 'an array of image ids', imageIds);
+    const wanted = new Set(imageIds.map((id, i) => checkRbdName(id, `imageIds[${i}]`)));
+    if (wanted.size === 0) return [];
+    return this.#session.withIoctx(this.pool, async (ioctx) => {
+      const removed: string[] = [];
+      for (const name of (await Rbd.list(ioctx)).filter((n) => wanted.has(n)).sort()) {
+        try {
+          const image = await Image.open(ioctx, name, { readOnly: true });
+          await image.close().catch(() => undefined);
+          continue;
+        } catch (err) {
+          if (!(err instanceof ImageNotFound)) throw err;
+        }
+        if (!(await removeHalfMadeImage(ioctx, name))) continue; // gone meanwhile
+        removed.push(name);
+        this.#log.debug(`Removed the half-made name ${ioctx.pool}/${name} (no image header)`);
+      }
+      return removed;
+    });
   }
 
   /**

@@ -13,7 +13,9 @@
  *   volume uploading  → available (its image is handled below)
  *   snapshot creating snapshot there → available; else the create runs again
  *   snapshot deleting the delete runs again
- *   image saving      → killed; partial uploads are swept from the image pool
+ *   image saving      → killed; partial uploads are swept from the image pool,
+ *                     and a name librbd left half-made (an upload killed
+ *                     inside rbd_create: listed, no header) is removed
  *
  * Status fixes happen before the service listens; the driver work (deletes,
  * re-creates, sweeping) runs in the background through the manager, retried
@@ -34,14 +36,14 @@ import { sleep } from '../internal/retry';
 import type { Logger } from '../logger';
 import type { Db } from './db';
 import type { ImageRow, SnapshotRow, VolumeRow } from './db/schema';
-import { type Manager, whileBusy } from './manager';
+import { errorText, type Manager, whileBusy } from './manager';
 import type { Quotas } from './quota';
 
 export interface ReconcileReport {
   volumes: Record<string, number>;
   snapshots: Record<string, number>;
   imagesKilled: number;
-  /** Partial uploads removed from the image pool. */
+  /** Partial uploads (and half-made names of killed uploads) removed from the image pool. */
   swept: number;
   reservationsRolledBack: number;
 }
@@ -172,6 +174,22 @@ async function sweepUntilGone(d: ReconcileDeps, ids: Set<string>, report: Reconc
   }
 }
 
+/**
+ * Removes the names of killed uploads that librbd left half-made: the sweep
+ * cannot open them to read their upload mark, so it skips them, and a new
+ * upload of that id would be Duplicate. An image that opens is the sweep's.
+ * A failure is logged; the next start tries again (the ids are all killed images).
+ */
+async function removeHalfMade(d: ReconcileDeps, ids: Set<string>, report: ReconcileReport): Promise<void> {
+  try {
+    const removed = await d.store.removeHalfMade([...ids]);
+    report.swept += removed.length;
+    for (const id of removed) d.logger.info(`reconcile: removed the half-made name ${d.store.pool}/${id} of killed image ${id}`);
+  } catch (err) {
+    d.logger.warn(`reconcile: half-made names of killed uploads not checked, left for the next start: ${errorText(err)}`);
+  }
+}
+
 async function reconcileImages(d: ReconcileDeps, report: ReconcileReport): Promise<void> {
   let killedNow = 0;
   for (const row of await pending<ImageRow>(d, 'images', ['saving'])) {
@@ -181,9 +199,13 @@ async function reconcileImages(d: ReconcileDeps, report: ReconcileReport): Promi
   report.imagesKilled += killedNow;
   if (killedNow === 0 && !d.atStart) return;
   // Killed images (now and from earlier starts) must have no data left in the pool.
+  // Their RBD name is the image id (add(imageId), also for volume uploads).
   const killed = await d.db.selectFrom('images').select('id').where('status', '=', 'killed').execute();
   const ids = new Set(killed.map((r) => r.id));
-  d.manager.spawn('reconcile: sweep partial uploads', () => sweepUntilGone(d, ids, report));
+  d.manager.spawn('reconcile: sweep partial uploads', async () => {
+    await removeHalfMade(d, ids, report);
+    await sweepUntilGone(d, ids, report);
+  });
 }
 
 export async function reconcile(d: ReconcileDeps): Promise<ReconcileReport> {

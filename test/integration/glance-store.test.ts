@@ -636,6 +636,24 @@ describe('GlanceStore (real cluster)', function () {
       assert.ok((await readAll((await store.get(added.location)).stream)).equals(data));
       await store.delete(added.location);
     });
+
+    it('removeHalfMade() removes only the half-made names among the ids it is given', async () => {
+      const [half, whole, other] = [uniqueName('glance-hm'), uniqueName('glance-hm'), uniqueName('glance-hm')];
+      for (const n of [half, other]) {
+        await Rbd.create(ioctx, n, CHUNK);
+        await makeHalfMade(ioctx, n);
+      }
+      const { location } = await store.add(whole, randomBytes(100), 100);
+      assert.deepEqual(await store.removeHalfMade([half, whole, uniqueName('glance-missing')]), [half]);
+      const names = await Rbd.list(ioctx);
+      assert.ok(!names.includes(half) && names.includes(whole) && names.includes(other), 'only the half-made name it was given is gone');
+      assert.equal(await store.getSize(location), 100);
+      assert.deepEqual(await store.removeHalfMade([half]), []);
+      await assert.rejects(store.removeHalfMade('x' as unknown as string[]), { code: 'ERR_INVALID_ARG_TYPE' });
+      await assert.rejects(store.removeHalfMade(['a/b']), { code: 'ERR_INVALID_ARG_VALUE' });
+      await store.delete(location);
+      await Rbd.remove(ioctx, other);
+    });
   });
 
   describe('configuration and connection', () => {

@@ -3,16 +3,19 @@
  * deletes end with database and pool in agreement; SIGKILL (by pid) in the
  * middle of creates, deletes and an image upload, then a restart on the
  * same data directory: start-up reconciliation leaves no record pointing at
- * nothing and nothing in the pool that no record points at.
+ * nothing and nothing in the pool that no record points at, also when the
+ * upload was killed inside librbd's create (a half-made name).
  */
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { type ClientRequest, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
-import { cli } from '../helpers/cluster';
+import { Image, ImageNotFound, Rbd } from '../../lib';
+import { cli, connect } from '../helpers/cluster';
+import { makeHalfMade } from '../helpers/half-made-image';
 import { api, type Service, startService, waitFor } from '../helpers/serve';
 
 interface Vol {
@@ -113,23 +116,35 @@ describe('serve: concurrency and crash recovery', function () {
     assert.deepEqual(new Set(vols.map((v) => v.id)), new Set([...keep.slice(3), ...created]));
   });
 
-  it('SIGKILL mid-upload, restart: the image is killed and its partial data removed from the pool', async () => {
+  /**
+   * A new image and a chunked upload to it, `send` writing the body, until
+   * the record is `saving` and the image is in the pool; the request stays open.
+   */
+  async function upload(name: string, send: (req: ClientRequest) => void): Promise<{ id: string; req: ClientRequest }> {
     const url = `${svc!.imageUrl}/v2/images`;
-    const created = await api(url, P, { method: 'POST', body: { name: 'big', disk_format: 'raw', container_format: 'bare' } });
+    const created = await api(url, P, { method: 'POST', body: { name, disk_format: 'raw', container_format: 'bare' } });
     const id = (created.body as { id: string }).id;
-    // A chunked upload that keeps sending until the service dies.
     const req = request(`${url}/${id}/file`, { method: 'PUT', headers: { 'x-auth-token': `u:${P}`, 'content-type': 'application/octet-stream' } });
     req.on('error', () => undefined);
-    const chunk = randomBytes(1024 * 1024);
-    let sent = 0;
-    const pump = setInterval(() => {
-      if (req.writable && sent < 512) {
-        req.write(chunk);
-        sent++;
-      }
-    }, 5);
+    send(req);
     await waitFor(async () => ((await api(`${url}/${id}`, P)).body as { status: string }).status, (st) => st === 'saving');
     await waitFor(async () => (await cli('rbd', ['ls', 'images'])).split('\n').includes(id), (x) => x);
+    return { id, req };
+  }
+
+  it('SIGKILL mid-upload, restart: the image is killed and its partial data removed from the pool', async () => {
+    // A chunked upload that keeps sending until the service dies.
+    const chunk = randomBytes(1024 * 1024);
+    let sent = 0;
+    let pump: NodeJS.Timeout | undefined;
+    const { id, req } = await upload('big', (r) => {
+      pump = setInterval(() => {
+        if (r.writable && sent < 512) {
+          r.write(chunk);
+          sent++;
+        }
+      }, 5);
+    });
     await new Promise((r) => setTimeout(r, 500));
     await svc!.kill();
     clearInterval(pump);
@@ -139,6 +154,27 @@ describe('serve: concurrency and crash recovery', function () {
     assert.equal(((await api(`${svc.imageUrl}/v2/images/${id}`, P)).body as { status: string }).status, 'killed');
     // The dead uploader's watch times out (osd_client_watch_timeout), then the sweep removes the image.
     await waitFor(async () => (await cli('rbd', ['ls', 'images'])).split('\n').includes(id), (x) => !x, 150_000);
+    assert.equal((await api(`${svc.imageUrl}/v2/images/${id}`, P, { method: 'DELETE' })).status, 204);
+  });
+
+  it('SIGKILL inside rbd_create of an upload, restart: the image is killed and its half-made name removed from the pool', async () => {
+    // An upload that has created its image and waits for more data.
+    const { id, req } = await upload('half', (r) => r.write(randomBytes(1024)));
+    await svc!.kill();
+    req.destroy();
+    // SIGKILL cannot hit the instant inside rbd_create, so the name is made half-made here: what that kill leaves.
+    const cluster = await connect();
+    try {
+      await using ioctx = await cluster.openIoctx('images');
+      await makeHalfMade(ioctx, id);
+      assert.ok((await Rbd.list(ioctx)).includes(id), 'the half-made name is listed before the restart');
+      await assert.rejects(Image.open(ioctx, id, { readOnly: true }), ImageNotFound);
+      svc = await startService(data);
+      assert.equal(((await api(`${svc.imageUrl}/v2/images/${id}`, P)).body as { status: string }).status, 'killed');
+      await waitFor(async () => (await Rbd.list(ioctx)).includes(id), (x) => !x, 60_000);
+    } finally {
+      await cluster.shutdown();
+    }
     assert.equal((await api(`${svc.imageUrl}/v2/images/${id}`, P, { method: 'DELETE' })).status, 204);
   });
 });
