@@ -113,7 +113,7 @@ Napi::Value Image::AioWrite(const Napi::CallbackInfo& info) {
   bool checked = bounds_->Fits(offset, len);
   return StartAio(
       info.Env(), this, "Image.aioWrite",
-      [img, bounds = bounds_, checked, offset, data, len](rbd_completion_t c) {
+      [img, bounds = bounds_.get(), checked, offset, data, len](rbd_completion_t c) {
         int rc = checked ? 0 : bounds->CheckWrite(img, offset, len);
         return rc < 0 ? rc : rbd_aio_write(img, offset, len, data, c);
       },

@@ -73,9 +73,10 @@ class AioOp {
  private:
   friend class AioDispatcher;
   static void OnComplete(rbd_completion_t c, void* arg);
-  // Worker thread (SubmitQueue): a submit error settles through the dispatcher.
+  // Creates the completion and submits: 0, or the error (nothing in flight).
+  // Any thread: the JS thread, or a SubmitQueue worker.
   template <typename Submit>
-  void SubmitOffThread(Submit& submit);
+  int SubmitNow(Submit& submit);
   static void OnRadosComplete(rados_completion_t c, void* arg);
   void Settle(Napi::Env env);
 
@@ -95,37 +96,35 @@ AioDispatcher* DispatcherFor(Napi::Env env);
 template <typename Submit>
 Napi::Promise AioOp::Start(Napi::Env env, Submit submit, SubmitQueue* queue, bool offThread) {
   Napi::Promise promise = deferred_.Promise();
+  dispatcher_->Begin(env);
+  submitted_ = true;
   if (queue != nullptr && (offThread || queue->Busy())) {
-    dispatcher_->Begin(env);
-    submitted_ = true;
-    queue->Defer(env, [this, submit]() mutable { SubmitOffThread(submit); });
+    queue->Defer(env, [this, submit]() mutable {
+      int rc = SubmitNow(submit);  // once submitted, only OnComplete may touch rc_
+      if (rc < 0) {
+        rc_ = rc;
+        dispatcher_->Post(this);  // settles on the JS thread
+      }
+    });
     return promise;
   }
-  rbd_completion_t completion = nullptr;
-  int rc = rbd_aio_create_completion(this, &AioOp::OnComplete, &completion);
-  if (rc == 0) {
-    dispatcher_->Begin(env);
-    submitted_ = true;
-    rc = submit(completion);
-    if (rc >= 0) return promise;  // OnComplete will fire
-    rbd_aio_release(completion);
+  int rc = SubmitNow(submit);
+  if (rc < 0) {
+    rc_ = rc;
+    Settle(env);  // deletes this
   }
-  rc_ = rc;
-  Settle(env);  // deletes this
   return promise;
 }
 
 template <typename Submit>
-void AioOp::SubmitOffThread(Submit& submit) {
+int AioOp::SubmitNow(Submit& submit) {
   rbd_completion_t completion = nullptr;
   int rc = rbd_aio_create_completion(this, &AioOp::OnComplete, &completion);
-  if (rc == 0) {
-    rc = submit(completion);
-    if (rc >= 0) return;  // OnComplete will fire
-    rbd_aio_release(completion);
-  }
-  rc_ = rc;
-  dispatcher_->Post(this);
+  if (rc < 0) return rc;
+  rc = submit(completion);
+  if (rc >= 0) return 0;  // OnComplete will fire
+  rbd_aio_release(completion);
+  return rc;
 }
 
 template <typename Submit>
