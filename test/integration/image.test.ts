@@ -73,6 +73,10 @@ describe('Rbd and Image (real cluster)', () => {
       // A read that runs past the end is cut at the end.
       const tail = await image.read(16 * MiB - 10, 100);
       assert.equal(tail.length, 10);
+      // One that starts at the end is librbd's EINVAL; an empty one there is fine.
+      await assert.rejects(image.read(16 * MiB, 1), (e: unknown) => e instanceof InvalidArgument && e.code === 'EINVAL');
+      await assert.rejects(image.aioRead(16 * MiB, 1), (e: unknown) => e instanceof InvalidArgument && e.code === 'EINVAL');
+      assert.equal((await image.read(16 * MiB, 0)).length, 0);
       // 64-bit offsets as bigint
       assert.deepEqual(await image.read(4096n, 16), data.subarray(0, 16));
     } finally {
