@@ -2,6 +2,7 @@
 //   rbd_image.cc       open/close, stat, size, resize, features, names
 //   rbd_image_bounds.cc  the size a write is checked against
 //   rbd_image_io.cc    read/write/discard/flush (worker) and aio, diff-iterate
+//   rbd_image_aio.h    starting an aio operation; the end-of-image check of data writes
 //   rbd_snap.cc        snapshots
 //   rbd_clone.cc       parent/children, flatten, copy, deep copy
 //   rbd_image_meta.cc  metadata, locks, watchers, object map

@@ -17,6 +17,7 @@
 #include "rbd_admin.h"
 #include "rbd_ext.h"
 #include "rbd_image.h"
+#include "rbd_image_aio.h"
 
 namespace cephrbd {
 
@@ -70,8 +71,9 @@ static Napi::Value WriteSame(const Napi::CallbackInfo& info) {
   size_t dataLen = pattern.Length();
   return RunAsyncCount(
       env, image, image->Ctx("Image.writeSame"),
-      [img, offset, length, data, dataLen, flags]() -> int64_t {
-        return rbd_writesame(img, offset, length, data, dataLen, flags);
+      [img, bounds = image->bounds(), offset, length, data, dataLen, flags]() -> int64_t {
+        int rc = bounds->CheckWrite(img, offset, length);  // librbd would cut it at the end
+        return rc < 0 ? rc : rbd_writesame(img, offset, length, data, dataLen, flags);
       },
       {pattern});
 }
@@ -119,18 +121,6 @@ static Napi::Value CompareAndWrite(const Napi::CallbackInfo& info) {
       {cmp, buf});
 }
 
-// Starts an aio operation on `image` (the existing dispatcher).
-template <typename Submit>
-static Napi::Value StartImageAio(Napi::Env env, Image* image, const char* op, Submit submit,
-                                 std::initializer_list<Napi::Object> pins, int64_t resolveWith = -1) {
-  ErrorContext ctx = image->Ctx(op);
-  if (!image->Enter()) return RejectClosed(env, ctx, image);
-  auto* aio = new AioOp(env, image, std::move(ctx));
-  for (const Napi::Object& pin : pins) aio->Pin(pin);
-  if (resolveWith >= 0) aio->ResolveWith(resolveWith);
-  return aio->Start(env, submit, image->submitQueue());
-}
-
 // aioWriteSame(image, offset, length, pattern, opFlags) -> bytes written
 // Implements: rbd_aio_writesame
 static Napi::Value AioWriteSame(const Napi::CallbackInfo& info) {
@@ -143,12 +133,12 @@ static Napi::Value AioWriteSame(const Napi::CallbackInfo& info) {
   rbd_image_t img = image->image();
   const char* data = reinterpret_cast<const char*>(pattern.Data());
   size_t dataLen = pattern.Length();
-  return StartImageAio(
-      env, image, "Image.aioWriteSame",
+  return StartImageWrite(
+      env, image, "Image.aioWriteSame", offset, length,
       [img, offset, length, data, dataLen, flags](rbd_completion_t c) {
         return rbd_aio_writesame(img, offset, length, data, dataLen, c, flags);
       },
-      {pattern}, static_cast<int64_t>(length));
+      {pattern});
 }
 
 // aioCompareAndWrite(image, offset, compare, data, mismatchOut, opFlags):
@@ -207,10 +197,10 @@ static Napi::Value AioWrite2(const Napi::CallbackInfo& info) {
   rbd_image_t img = image->image();
   const char* data = reinterpret_cast<const char*>(buf.Data());
   size_t len = buf.Length();
-  return StartImageAio(
-      env, image, "Image.aioWrite2",
+  return StartImageWrite(
+      env, image, "Image.aioWrite2", offset, len,
       [img, offset, data, len, flags](rbd_completion_t c) { return rbd_aio_write2(img, offset, len, data, c, flags); },
-      {buf}, static_cast<int64_t>(len));
+      {buf});
 }
 
 // aioReadv(image, offset, buffers[]) / aioWritev(image, buffers[], offset):
@@ -245,13 +235,17 @@ static Napi::Value AioVector(const Napi::CallbackInfo& info, bool write) {
   // Each Buffer is pinned itself (the caller may change the array meanwhile), and the iovecs.
   for (uint32_t i = 0; i < n; ++i) aio->Pin(arr.Get(i).As<Napi::Object>());
   aio->Pin(iovs);
-  if (write) aio->ResolveWith(static_cast<int64_t>(total));
-  return aio->Start(
-      env,
-      [img, iov, count, offset, write](rbd_completion_t c) {
-        return write ? rbd_aio_writev(img, iov, count, offset, c) : rbd_aio_readv(img, iov, count, offset, c);
-      },
-      image->submitQueue());
+  if (!write) {
+    return aio->Start(
+        env, [img, iov, count, offset](rbd_completion_t c) { return rbd_aio_readv(img, iov, count, offset, c); },
+        image->submitQueue());
+  }
+  aio->ResolveWith(static_cast<int64_t>(total));
+  bool offThread = false;
+  auto submit = InsideImage(
+      image, offset, total,
+      [img, iov, count, offset](rbd_completion_t c) { return rbd_aio_writev(img, iov, count, offset, c); }, &offThread);
+  return aio->Start(env, std::move(submit), image->submitQueue(), offThread);
 }
 static Napi::Value AioReadv(const Napi::CallbackInfo& info) { return AioVector(info, false); }
 static Napi::Value AioWritev(const Napi::CallbackInfo& info) { return AioVector(info, true); }

@@ -10,6 +10,7 @@
 #include "common/args.h"
 #include "common/worker.h"
 #include "rbd_image.h"
+#include "rbd_image_aio.h"
 
 namespace cephrbd {
 
@@ -69,18 +70,6 @@ Napi::Value Image::Write(const Napi::CallbackInfo& info) {
       {buf});
 }
 
-// Starts one aio operation on this image: `submit(completion)` queues it.
-template <typename Submit>
-static Napi::Value StartAio(Napi::Env env, Image* self, const char* op, Submit submit,
-                            Napi::Object pin = Napi::Object(), int64_t resolveWith = -1, bool offThread = false) {
-  ErrorContext ctx = self->Ctx(op);
-  if (!self->Enter()) return RejectClosed(env, ctx, self);
-  auto* aio = new AioOp(env, self, std::move(ctx));
-  if (!pin.IsEmpty()) aio->Pin(pin);
-  if (resolveWith >= 0) aio->ResolveWith(resolveWith);
-  return aio->Start(env, submit, self->submitQueue(), offThread);
-}
-
 // Implements: rbd_aio_read
 Napi::Value Image::AioRead(const Napi::CallbackInfo& info) {
   uint64_t offset = ArgU64(info, 0, "offset");
@@ -90,15 +79,15 @@ Napi::Value Image::AioRead(const Napi::CallbackInfo& info) {
   size_t len = buf.Length();
   if (len == 0) {
     // librbd aborts the process on an empty read (see Read): settle it here,
-    // after the same closed check StartAio makes.
+    // after the same closed check StartImageAio makes.
     if (!IsOpen()) return RejectClosed(info.Env(), Ctx("Image.aioRead"), this);
     auto deferred = Napi::Promise::Deferred::New(info.Env());
     deferred.Resolve(Napi::Number::New(info.Env(), 0));
     return deferred.Promise();
   }
-  return StartAio(
+  return StartImageAio(
       info.Env(), this, "Image.aioRead",
-      [img, offset, data, len](rbd_completion_t c) { return rbd_aio_read(img, offset, len, data, c); }, buf);
+      [img, offset, data, len](rbd_completion_t c) { return rbd_aio_read(img, offset, len, data, c); }, {buf});
 }
 
 // Implements: rbd_aio_write
@@ -108,22 +97,15 @@ Napi::Value Image::AioWrite(const Napi::CallbackInfo& info) {
   rbd_image_t img = image_;
   const char* data = reinterpret_cast<const char*>(buf.Data());
   size_t len = buf.Length();
-  // Inside the size as last read: submit here. Otherwise the size must be
-  // read again first, which may wait on the OSDs: on a worker thread.
-  bool checked = bounds_->Fits(offset, len);
-  return StartAio(
-      info.Env(), this, "Image.aioWrite",
-      [img, bounds = bounds_.get(), checked, offset, data, len](rbd_completion_t c) {
-        int rc = checked ? 0 : bounds->CheckWrite(img, offset, len);
-        return rc < 0 ? rc : rbd_aio_write(img, offset, len, data, c);
-      },
-      buf, static_cast<int64_t>(len), !checked);
+  return StartImageWrite(
+      info.Env(), this, "Image.aioWrite", offset, len,
+      [img, offset, data, len](rbd_completion_t c) { return rbd_aio_write(img, offset, len, data, c); }, {buf});
 }
 
 // Implements: rbd_aio_flush
 Napi::Value Image::AioFlush(const Napi::CallbackInfo& info) {
   rbd_image_t img = image_;
-  return StartAio(info.Env(), this, "Image.aioFlush", [img](rbd_completion_t c) { return rbd_aio_flush(img, c); });
+  return StartImageAio(info.Env(), this, "Image.aioFlush", [img](rbd_completion_t c) { return rbd_aio_flush(img, c); });
 }
 
 // Implements: rbd_aio_discard
@@ -131,8 +113,8 @@ Napi::Value Image::AioDiscard(const Napi::CallbackInfo& info) {
   uint64_t offset = ArgU64(info, 0, "offset");
   uint64_t len = ArgU64(info, 1, "length");
   rbd_image_t img = image_;
-  return StartAio(info.Env(), this, "Image.aioDiscard",
-                  [img, offset, len](rbd_completion_t c) { return rbd_aio_discard(img, offset, len, c); });
+  return StartImageAio(info.Env(), this, "Image.aioDiscard",
+                       [img, offset, len](rbd_completion_t c) { return rbd_aio_discard(img, offset, len, c); });
 }
 
 // Implements: rbd_aio_write_zeroes
@@ -140,7 +122,7 @@ Napi::Value Image::AioWriteZeroes(const Napi::CallbackInfo& info) {
   uint64_t offset = ArgU64(info, 0, "offset");
   uint64_t len = ArgU64(info, 1, "length");
   rbd_image_t img = image_;
-  return StartAio(info.Env(), this, "Image.aioWriteZeroes", [img, offset, len](rbd_completion_t c) {
+  return StartImageAio(info.Env(), this, "Image.aioWriteZeroes", [img, offset, len](rbd_completion_t c) {
     return rbd_aio_write_zeroes(img, offset, len, c, 0, 0);
   });
 }

@@ -192,6 +192,31 @@ describe('more image calls (real cluster)', () => {
       assert.equal(await img.oldFormat(), false);
     }));
 
+  it('every data write that crosses the end is InvalidArgument and writes nothing (librbd would cut it and report success)', () =>
+    withImage(async (img) => {
+      const end = 8 * MiB;
+      assert.equal(await img.size(), end);
+      const d = Buffer.alloc(4096, 7);
+      const crossing: [string, () => Promise<unknown>][] = [
+        ['Image.write', () => img.write(d, end - 2048)],
+        ['Image.aioWrite', () => img.aioWrite(d, end - 2048)],
+        ['Image.aioWrite2', () => img.aioWrite2(d, end - 2048)],
+        ['Image.aioWritev', () => img.aioWritev([d.subarray(0, 1000), d.subarray(1000)], end - 2048)],
+        ['Image.writeSame', () => img.writeSame(end - 2048, 4096, Buffer.alloc(512, 1))],
+        ['Image.aioWriteSame', () => img.aioWriteSame(end - 2048, 4096, Buffer.alloc(512, 1))],
+        ['Image.compareAndWrite', () => img.compareAndWrite(end - 2048, Buffer.alloc(4096), d)],
+        ['Image.aioCompareAndWrite', () => img.aioCompareAndWrite(end - 2048, Buffer.alloc(4096), d)],
+      ];
+      for (const [op, write] of crossing) {
+        await assert.rejects(write(), cephError(InvalidArgument, 'EINVAL', -22, op), op);
+        assert.deepEqual(await img.read(end - 2048, 2048), Buffer.alloc(2048), `${op} wrote the part inside the image`);
+      }
+      // Right up to the end is a write like any other.
+      assert.equal(await img.aioWrite2(d.subarray(0, 2048), end - 2048), 2048);
+      assert.equal(await img.aioWriteSame(end - 2048, 2048, Buffer.alloc(512, 1)), 2048);
+      assert.deepEqual(await img.read(end - 2048, 2048), Buffer.alloc(2048, 1));
+    }));
+
   it('copySparse: data equal, zero runs left unallocated; pool stats count images', () =>
     withImage(async (img, name) => {
       await img.write(Buffer.alloc(64 * 1024, 1), 0);
