@@ -12,6 +12,7 @@
         "native/common/progress.cc",
         "native/common/pin.cc",
         "native/common/buffer_pool.cc",
+        "native/common/background_pool.cc",
         "native/rados_cluster.cc",
         "native/rados_ioctx.cc",
         "native/rados_object.cc",

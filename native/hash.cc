@@ -1,5 +1,5 @@
-// Hasher: incremental digests on libuv worker threads, one serial lane per
-// algorithm (see hash.h).
+// Hasher: incremental digests on the background threads, one serial lane
+// per algorithm (see hash.h).
 //
 // All queue bookkeeping runs on the JS thread; a worker thread touches only
 // its lane's EVP_MD_CTX and the pinned bytes of the piece it hashes. Only
@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/aio.h"
+#include "common/background_pool.h"
 #include "common/errors.h"
 #include "common/guard.h"
 #include "common/pin.h"
@@ -100,19 +102,46 @@ Napi::Value HashError(Napi::Env env, const std::string& op, const std::string& a
   return error.Value();
 }
 
-// One step of one lane on a libuv worker thread: EVP_DigestUpdate of one
-// piece, or EVP_DigestFinal_ex. Execute() touches no JS values.
-class LaneWork final : public Napi::AsyncWorker {
+// One step of one lane on a background thread (common/background_pool.h,
+// below the JS thread's priority): EVP_DigestUpdate of one piece, or
+// EVP_DigestFinal_ex. Execute() touches no JS values; the environment's
+// dispatcher hands the step back to the JS thread, which keeps the event
+// loop alive meanwhile. In an environment torn down meanwhile the step is
+// dropped, with the State it owns.
+class LaneStep final : public JsDelivery {
  public:
-  LaneWork(Napi::Env env, std::shared_ptr<State> state, size_t lane, Job job)
-      : Napi::AsyncWorker(env, "ceph-rbd:hash"),
+  LaneStep(Napi::Env env, std::shared_ptr<State> state, size_t lane, Job job)
+      : dispatcher_(DispatcherFor(env)),
         state_(std::move(state)),
         lane_(lane),
         job_(std::move(job)),
         ctx_(state_->lanes[lane_].ctx.get()) {}
 
-  void Execute() override {
-    // Nothing may escape a worker thread (it would end the process): a
+  void Start(Napi::Env env) {
+    dispatcher_->Begin(env);
+    RunInBackground([this] {
+      Execute();
+      dispatcher_->Post(this);
+    });
+  }
+
+  // Settles on the JS thread; nothing may escape (common/guard.h).
+  void Deliver(Napi::Env env) override {
+    NoThrow([&] {
+      Napi::HandleScope scope(env);
+      state_->Done(env, lane_, job_, ok_, std::move(hex_));
+    });
+    NoThrow([&] {
+      Napi::HandleScope scope(env);
+      job_ = Job();
+    });
+    NoThrow([&] { dispatcher_->End(env); });
+    delete this;
+  }
+
+ private:
+  void Execute() {
+    // Nothing may escape a background thread (it would end the process): a
     // failure here (bad_alloc from the hex string) fails this lane instead.
     try {
       if (job_.piece) {
@@ -128,23 +157,7 @@ class LaneWork final : public Napi::AsyncWorker {
     }
   }
 
-  // Settles on the JS thread; nothing may escape (common/guard.h). A lane
-  // ended by environment teardown (cancelled) just stops.
-  void OnWorkComplete(Napi::Env env, napi_status status) override {
-    if (status != napi_cancelled) {
-      NoThrow([&] {
-        Napi::HandleScope scope(env);
-        state_->Done(env, lane_, job_, ok_, std::move(hex_));
-      });
-    }
-    NoThrow([&] {
-      Napi::HandleScope scope(env);
-      job_ = Job();
-    });
-    delete this;
-  }
-
- private:
+  AioDispatcher* dispatcher_;
   std::shared_ptr<State> state_;
   size_t lane_;
   Job job_;
@@ -159,7 +172,7 @@ void State::Pump(Napi::Env env, size_t lane) {
   l.busy = true;
   Job job = l.queue.front();
   l.queue.pop_front();
-  (new LaneWork(env, shared_from_this(), lane, std::move(job)))->Queue();
+  (new LaneStep(env, shared_from_this(), lane, std::move(job)))->Start(env);
 }
 
 void State::Done(Napi::Env env, size_t lane, const Job& job, bool ok, std::string hex) {

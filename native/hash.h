@@ -5,8 +5,10 @@
 //   await h.update(buffer);      // resolves once every algorithm consumed it
 //   const [md5, sha] = await h.digest();   // lower-case hex, in order
 //
-// Each algorithm has its own serial lane: at most one libuv work item per
-// algorithm is in flight, and the lanes run in parallel with each other and
+// Each algorithm has its own serial lane: at most one step per algorithm
+// is in flight, on the process's background threads
+// (common/background_pool.h: below the JS thread's priority, shared by
+// every hasher), and the lanes run in parallel with each other and
 // with whatever the JS thread does (e.g. librbd aio writes of the same
 // bytes). A Buffer is pinned, not copied, until every lane has hashed it.
 #pragma once

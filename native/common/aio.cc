@@ -22,9 +22,9 @@ void AioDispatcher::End(Napi::Env env) {
   if (--outstanding_ == 0) tsfn_.Unref(env);
 }
 
-void AioDispatcher::Post(AioOp* op) {
+void AioDispatcher::Post(JsDelivery* item) {
   if (shutdown_.load(std::memory_order_acquire)) return;  // teardown: dropped
-  if (tsfn_.NonBlockingCall(op) != napi_ok) return;  // closing: dropped
+  if (tsfn_.NonBlockingCall(item) != napi_ok) return;  // closing: dropped
 }
 
 void AioDispatcher::Shutdown() {
@@ -33,10 +33,10 @@ void AioDispatcher::Shutdown() {
 }
 
 // From libuv (common/guard.h: nothing escapes). env is null when the
-// function is being torn down: the op is dropped with it.
-void AioDispatcher::CallJs(Napi::Env env, Napi::Function, void*, AioOp* op) {
+// function is being torn down: the item is dropped with it.
+void AioDispatcher::CallJs(Napi::Env env, Napi::Function, void*, JsDelivery* item) {
   if (env == nullptr) return;
-  op->Settle(env);
+  item->Deliver(env);
 }
 
 AioDispatcher* DispatcherFor(Napi::Env env) { return AddonData::Get(env)->aio; }

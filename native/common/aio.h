@@ -17,7 +17,14 @@
 
 namespace cephrbd {
 
-class AioOp;
+// Something finished off the JS thread and handed to it: an aio operation,
+// or a step of background work (common/background_pool.h).
+class JsDelivery {
+ public:
+  virtual ~JsDelivery() = default;
+  // JS thread; may delete this. Never throws (common/guard.h).
+  virtual void Deliver(Napi::Env env) = 0;
+};
 
 class AioDispatcher {
  public:
@@ -27,13 +34,13 @@ class AioDispatcher {
   void Begin(Napi::Env env);
   void End(Napi::Env env);
   // Any thread: deliver a finished operation to the JS thread.
-  void Post(AioOp* op);
+  void Post(JsDelivery* item);
   // Environment teardown: later completions are dropped.
   void Shutdown();
 
  private:
-  static void CallJs(Napi::Env env, Napi::Function, void*, AioOp* op);
-  using Tsfn = Napi::TypedThreadSafeFunction<void, AioOp, &AioDispatcher::CallJs>;
+  static void CallJs(Napi::Env env, Napi::Function, void*, JsDelivery* item);
+  using Tsfn = Napi::TypedThreadSafeFunction<void, JsDelivery, &AioDispatcher::CallJs>;
   Tsfn tsfn_;
   int outstanding_ = 0;
   std::atomic<bool> shutdown_{false};
@@ -41,9 +48,10 @@ class AioDispatcher {
 
 // One in-flight librbd or librados aio operation. Settle() runs on the JS thread and
 // resolves with the operation's return value (bytes read), or ResolveWith().
-class AioOp {
+class AioOp final : public JsDelivery {
  public:
   AioOp(Napi::Env env, Handle* handle, ErrorContext ctx);
+  void Deliver(Napi::Env env) override { Settle(env); }
 
   // Submits with `submit(completion)`; on a submit error settles at once.
   // Returns the Promise. The handle must already have been Enter()ed.
@@ -71,7 +79,6 @@ class AioOp {
   Napi::Promise::Deferred deferred_;
 
  private:
-  friend class AioDispatcher;
   static void OnComplete(rbd_completion_t c, void* arg);
   // Creates the completion and submits: 0, or the error (nothing in flight).
   // Any thread: the JS thread, or a SubmitQueue worker.

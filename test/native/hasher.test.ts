@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 
 import { addon } from '../../lib/native';
@@ -12,6 +13,35 @@ describe('native Hasher (native/hash.cc)', () => {
     await Promise.all(parts.map((p) => h.update(p)));
     const all = Buffer.concat(parts);
     assert.deepEqual(await h.digest(), algos.map((a) => createHash(a).update(all).digest('hex')));
+  });
+
+  // In a child, so that the environment variable reaches the pool it starts.
+  function backgroundThreadNices(niceSetting: string | undefined): { main: number; background: number[] } {
+    const script = `
+      const { readdirSync, readFileSync } = require('node:fs');
+      const { addon } = require(${JSON.stringify(require.resolve('../../lib/native'))});
+      const niceOf = (stat) => Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      const h = addon.createHasher(['md5', 'sha512']);
+      h.update(Buffer.alloc(1 << 20)).then(() => h.digest()).then(() => {
+        const background = readdirSync('/proc/self/task')
+          .filter((t) => readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim() === 'ceph-rbd-bg')
+          .map((t) => niceOf(readFileSync('/proc/self/task/' + t + '/stat', 'utf8')));
+        process.stdout.write(JSON.stringify({ main: niceOf(readFileSync('/proc/self/stat', 'utf8')), background }));
+      });`;
+    const env = { ...process.env };
+    if (niceSetting === undefined) delete env.CEPH_RBD_BACKGROUND_NICE;
+    else env.CEPH_RBD_BACKGROUND_NICE = niceSetting;
+    return JSON.parse(execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8' })) as { main: number; background: number[] };
+  }
+
+  it('hashes on background threads below the JS thread\'s priority (CEPH_RBD_BACKGROUND_NICE, default 5)', () => {
+    const byDefault = backgroundThreadNices(undefined);
+    assert.ok(byDefault.background.length >= 1, 'no ceph-rbd-bg thread');
+    assert.deepEqual(new Set(byDefault.background), new Set([Math.min(byDefault.main + 5, 19)]));
+    const set = backgroundThreadNices('12');
+    assert.deepEqual(new Set(set.background), new Set([Math.min(set.main + 12, 19)]));
+    const off = backgroundThreadNices('0');
+    assert.deepEqual(new Set(off.background), new Set([off.main]));
   });
 
   it('hashes nothing like node:crypto hashes nothing', async () => {
