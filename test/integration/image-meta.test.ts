@@ -260,7 +260,7 @@ describe('image metadata, locks, watchers, object map, sparsify (real cluster)',
         // lock with lockAcquire; maintenance calls would be run by the owner). Blocking the JS thread past the peer's op
         // timeout settles that refusal later, as a call that lost its lock to
         // stopped OSDs does: the addon times every call on a writable image.
-        const opTimeoutMs = 2000;
+        const opTimeoutMs = 4000; // well above how long a refused write takes on a loaded machine
         const other = await connect({ osdOpTimeoutMs: opTimeoutMs });
         const first = await Image.open(ioctx, name);
         try {
