@@ -229,6 +229,47 @@ export function errorClassFor(code: string, family: 'rados' | 'rbd', op: string)
   return BY_FAMILY[family][code] ?? (family === 'rbd' ? RbdError : RadosError);
 }
 
+/**
+ * Image calls whose EROFS is their own answer even after a long wait, not a
+ * lost lock: rbd_lock_acquire's "another client holds the exclusive lock".
+ */
+const LOCK_LOST_EXEMPT = new Set(['Image.lockAcquire']);
+
+/**
+ * librbd reports an exclusive lock lost to an OSD op timeout (the OSDs
+ * stopped answering while the lock was being acquired or refreshed) as
+ * EROFS ("read-only file system") or EBADMSG ("bad message": what Pacific
+ * 16.2 answers for createSnap with the OSDs SIGSTOPped, after twice the op
+ * timeout; test/reliability/faults.ts). A call on a writable image that
+ * failed so after at least `rados_osd_op_timeout` (`opTimeoutMs` > 0) is a
+ * TimedOut, the original error kept as `cause`; a quick EROFS (a
+ * non-primary mirrored image, an image set to a snapshot) stays
+ * ReadOnlyImage. The addon gives the timeout and the call's duration for
+ * every call on a writable image (native Image::Ctx), so toTypedError
+ * applies this to all of them. Anything else is returned as is.
+ */
+export function lockLostToTimeout(err: unknown, opTimeoutMs: number, elapsedMs: number): unknown {
+  if (!(err instanceof CephError) || err.family !== 'rbd' || (err.code !== 'EROFS' && err.code !== 'EBADMSG')) return err;
+  if (opTimeoutMs <= 0 || elapsedMs < opTimeoutMs || LOCK_LOST_EXEMPT.has(err.op)) return err;
+  const where = (['pool', 'namespace', 'image', 'snapshot'] as const)
+    .filter((k) => err[k] !== undefined && err[k] !== '')
+    .map((k) => `${k}=${err[k]}`)
+    .join(', ');
+  const description = `timed out after ${opTimeoutMs} ms: librbd lost the exclusive lock (${err.message})`;
+  const out = new TimedOut(`${err.op}: ${description}${where ? ` (${where})` : ''}`, {
+    code: 'ETIMEDOUT',
+    errno: -110,
+    op: err.op,
+    family: 'rbd',
+    ...(err.pool !== undefined ? { pool: err.pool } : {}),
+    ...(err.namespace !== undefined ? { namespace: err.namespace } : {}),
+    ...(err.image !== undefined ? { image: err.image } : {}),
+    ...(err.snapshot !== undefined ? { snapshot: err.snapshot } : {}),
+  });
+  Object.defineProperty(out, 'cause', { value: err, enumerable: false, writable: true, configurable: true });
+  return out;
+}
+
 /** The factory the addon calls for every error it raises. */
 export function toTypedError(error: Error): Error {
   const raw = error as Error & Record<string, unknown>;
@@ -243,6 +284,8 @@ export function toTypedError(error: Error): Error {
   }
   const typed = new Class(raw.message, fields);
   if (typed instanceof CompareMismatch && typeof raw.mismatchOffset === 'number') typed.mismatchOffset = raw.mismatchOffset;
+  // Set by the addon on calls on a writable image only.
+  if (typeof raw.lockTimeoutMs === 'number' && typeof raw.elapsedMs === 'number') return lockLostToTimeout(typed, raw.lockTimeoutMs, raw.elapsedMs) as Error;
   return typed;
 }
 

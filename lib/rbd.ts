@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 
 import { RBD_LOCK_MODE_EXCLUSIVE, RBD_LOCK_MODE_SHARED, RBD_SNAP_REMOVE_FLATTEN, RBD_SNAP_REMOVE_FORCE, RBD_SNAP_REMOVE_UNPROTECT } from './constants';
 import { IncompleteWriteError } from './errors';
-import { cephError, lockLostToTimeout } from './internal/ceph-error';
+import { cephError } from './internal/ceph-error';
 import { addon, type NativeImage, type NativeImageOptions } from './native';
 import { type LongOperationOptions, runLong } from './progress';
 import type { IoCtx } from './rados';
@@ -450,17 +450,9 @@ export class Image {
 
   // ---- snapshots ----------------------------------------------------------
 
-  /** TimedOut (not ReadOnlyImage) when librbd lost the exclusive lock to an OSD op timeout meanwhile. */
+  /** TimedOut (not ReadOnlyImage) when librbd lost the exclusive lock to an OSD op timeout meanwhile (lockLostToTimeout in lib/errors.ts, as every call on a writable image). */
   async createSnap(name: string): Promise<void> {
-    const n = checkName(name, 'name');
-    const started = Date.now();
-    try {
-      await this.#native.createSnap(n);
-    } catch (err) {
-      const seconds = Number(this.ioctx.cluster.confGet('rados_osd_op_timeout') ?? 0);
-      const timeoutMs = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 0;
-      throw lockLostToTimeout(err, this.readOnly, timeoutMs, Date.now() - started);
-    }
+    return this.#native.createSnap(checkName(name, 'name'));
   }
 
   /**

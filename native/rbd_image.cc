@@ -1,6 +1,8 @@
 #include "rbd_image.h"
 
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 
 #include "common/addon_data.h"
 #include "common/args.h"
@@ -67,6 +69,17 @@ struct OpenedImage {
 };
 }  // namespace
 
+// rados_osd_op_timeout of the image's connection in ms (0 = none). Read
+// once, at open: librados applies it when it connects, not later.
+// rados_ioctx_get_cluster, rados_conf_get: in-memory, do not block.
+static int64_t OpTimeoutMs(rados_ioctx_t io) {
+  char value[64] = {0};
+  if (rados_conf_get(rados_ioctx_get_cluster(io), "rados_osd_op_timeout", value, sizeof(value)) != 0) return 0;
+  char* end = nullptr;
+  double seconds = strtod(value, &end);
+  return end != value && seconds > 0 && seconds < 1e9 ? static_cast<int64_t>(seconds * 1000) : 0;
+}
+
 Image* Image::FromValue(Napi::Env env, Napi::Value v) {
   return UnwrapTagged<Image>(env, v, kImageTag, "Image");
 }
@@ -83,6 +96,7 @@ Image::Image(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Image>(info), Ha
   name_ = p->name;
   snap_ = p->snap;
   readOnly_ = p->readOnly;
+  opTimeoutMs_ = OpTimeoutMs(p->ioctx->io());
   parentRef_ = Napi::Persistent(p->ioctx->JsObject());
   TagObject(info.Env(), Value(), kImageTag);
   AttachTo(p->ioctx);
@@ -111,6 +125,10 @@ ErrorContext Image::Ctx(const char* op) const {
   ctx.nspace = ns_;
   ctx.image = name_;
   ctx.snapshot = snap_;
+  if (!readOnly_ && opTimeoutMs_ > 0) {
+    ctx.lockTimeoutMs = opTimeoutMs_;
+    ctx.started = std::chrono::steady_clock::now();
+  }
   return ctx;
 }
 

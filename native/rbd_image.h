@@ -161,6 +161,7 @@ class Image : public Napi::ObjectWrap<Image>, public Handle {
   std::string name_;
   std::string snap_;  // the snapshot the image is set to ("" = head)
   bool readOnly_ = false;
+  int64_t opTimeoutMs_ = 0;  // the connection's rados_osd_op_timeout (ms; 0 = none), read at open
   std::shared_ptr<ImageBounds> bounds_;
   std::shared_ptr<SubmitQueue> submitQueue_ = std::make_shared<SubmitQueue>();
   Napi::ObjectReference parentRef_;

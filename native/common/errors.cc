@@ -56,6 +56,12 @@ Napi::Value MakeCephError(Napi::Env env, int rc, const ErrorContext& ctx) {
   if (!ctx.image.empty()) obj.Set("image", ctx.image);
   if (!ctx.snapshot.empty()) obj.Set("snapshot", ctx.snapshot);
   if (!ctx.object.empty()) obj.Set("object", ctx.object);
+  if (ctx.lockTimeoutMs > 0) {
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - ctx.started);
+    obj.Set("lockTimeoutMs", Napi::Number::New(env, static_cast<double>(ctx.lockTimeoutMs)));
+    obj.Set("elapsedMs", Napi::Number::New(env, static_cast<double>(elapsed.count())));
+  }
   return Typed(env, error);
 }
 

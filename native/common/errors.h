@@ -3,6 +3,8 @@
 #pragma once
 #include <napi.h>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace cephrbd {
@@ -16,6 +18,13 @@ struct ErrorContext {
   std::string image;
   std::string snapshot;
   std::string object;
+  // Calls on a writable image (Image::Ctx): its connection's
+  // rados_osd_op_timeout in ms (0: none, or not such a call) and when the
+  // call began. MakeCephError passes both to lib/errors.ts (lockTimeoutMs,
+  // elapsedMs), which turns librbd's EROFS/EBADMSG after at least that long
+  // (the exclusive lock lost to the op timeout) into TimedOut.
+  int64_t lockTimeoutMs = 0;
+  std::chrono::steady_clock::time_point started{};
 };
 
 // Builds the error for a negative rc, passing it through the factory that

@@ -586,6 +586,54 @@ describe('ceph-rbd CLI (real binary, real cluster)', function () {
     });
   });
 
+  describe('volume failover --replication-device', function () {
+    this.timeout(180_000);
+    const pool = `${tag}-fo`.replace(/[^a-z0-9-]/g, '');
+    const id = `${tag}-fo1`;
+    let secondaryConf: string;
+
+    before(async () => {
+      await cli('ceph', ['osd', 'pool', 'create', pool, '8']);
+      await cli('rbd', ['pool', 'init', pool]);
+      await cli('rbd', ['mirror', 'pool', 'enable', pool, 'image']);
+      await cli('rbd', ['create', '--size', '4M', '--image-feature', 'layering,exclusive-lock', `${pool}/volume-${id}`]);
+      await cli('rbd', ['mirror', 'image', 'enable', `${pool}/volume-${id}`, 'snapshot']);
+      // The "secondary" is this cluster again, reachable only as client.cinder2:
+      // client.admin's section points it at a port where no monitor answers.
+      secondaryConf = path.join(dir, 'secondary.conf');
+      writeFileSync(secondaryConf, `${readFileSync(confFile(), 'utf8')}\n[client.admin]\nmon host = v1:127.0.0.1:1\n`);
+    });
+
+    after(async () => {
+      await cli('ceph', ['osd', 'pool', 'rm', pool, pool, '--yes-i-really-really-mean-it']);
+    });
+
+    async function primary(): Promise<boolean> {
+      const io = await cluster.openIoctx(pool);
+      await using img = await Image.open(io, `volume-${id}`, { readOnly: true });
+      return (await img.mirrorGetInfo()).primary;
+    }
+
+    it("Cinder's backend_id:…,conf:…,user:…,secret_uuid:… form: the target is listed and promoted as the device's user", async () => {
+      const device = `backend_id:sec,conf:${secondaryConf},user:cinder2,secret_uuid:0f4e2b3c-1111-2222-3333-444455556666`;
+      const out = ok<Record<string, unknown>>(
+        await ceph(['volume', 'failover', '--conf', confFile(), '--pool', pool, '--timeout', '20', '--replication-device', device, '--to', 'sec', '--json']),
+      );
+      assert.deepEqual(out, { from: 'default', activeBackendId: 'sec', volumeUpdates: [{ volume_id: id, updates: { replication_status: 'failed-over' } }], groupUpdates: [] });
+      assert.equal(await primary(), true); // demoted on 'default', promoted on 'sec' (the same image)
+    });
+
+    it('ID=CONF: the device gets --id (default admin), so that secondary does not answer; a malformed spec is a usage error', async () => {
+      const r = await ceph(['volume', 'failover', '--conf', confFile(), '--pool', pool, '--timeout', '3', '--replication-device', `sec=${secondaryConf}`, '--to', 'sec']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^ceph-rbd: ConnectionError \(ETIMEDOUT, errno -110\): Rados.connect/m);
+      assert.equal(await primary(), true); // nothing demoted
+      const bad = await ceph(['volume', 'failover', '--pool', pool, '--replication-device', 'backend_id:sec,keyring:/k']);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /unknown key 'keyring'/);
+    });
+  });
+
   // ---- cluster -------------------------------------------------------------------------
 
   describe('cluster up|status|down', function () {

@@ -15,6 +15,7 @@ import {
   RBD_FLAG_OBJECT_MAP_INVALID,
   RBD_LOCK_MODE_EXCLUSIVE,
   ReadOnlyImage,
+  TimedOut,
 } from '../../lib';
 import { cli, connect, uniqueName, withPool, cephError } from '../helpers/cluster';
 
@@ -246,6 +247,46 @@ describe('image metadata, locks, watchers, object map, sparsify (real cluster)',
           } finally {
             await third.close();
           }
+          await second.close();
+        } finally {
+          await first.close();
+          await other.shutdown();
+        }
+      }));
+
+    it("an image call's EROFS that settles only after rados_osd_op_timeout is TimedOut (lost lock), a quick one stays ReadOnlyImage; never on a read-only image", () =>
+      withImage(EXCLUSIVE, async (name) => {
+        // The peer's writes are refused with EROFS at once (the owner took the
+        // lock with lockAcquire; maintenance calls would be run by the owner). Blocking the JS thread past the peer's op
+        // timeout settles that refusal later, as a call that lost its lock to
+        // stopped OSDs does: the addon times every call on a writable image.
+        const opTimeoutMs = 4000; // well above how long a refused write takes on a loaded machine
+        const other = await connect({ osdOpTimeoutMs: opTimeoutMs });
+        const first = await Image.open(ioctx, name);
+        try {
+          const otherIo = await other.openIoctx('rbd');
+          const second = await Image.open(otherIo, name);
+          const readOnly = await Image.open(otherIo, name, { readOnly: true });
+          await first.lockAcquire();
+          await assert.rejects(second.write(Buffer.alloc(512, 1), 0), cephError(ReadOnlyImage, 'EROFS', -30, 'Image.write'));
+          const settled = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
+          const late = settled(second.write(Buffer.alloc(512, 1), 0));
+          const lateAio = settled(second.aioWrite2(Buffer.alloc(512, 1), 512));
+          const lateReadOnly = settled(readOnly.write(Buffer.alloc(512, 1), 0));
+          const until = Date.now() + opTimeoutMs + 100;
+          while (Date.now() < until) {
+            // busy: nothing settles meanwhile
+          }
+          for (const [err, op] of [[await late, 'Image.write'], [await lateAio, 'Image.aioWrite2']] as const) {
+            assert.ok(err instanceof TimedOut, `${op}: ${String(err)}`);
+            assert.equal(err.code, 'ETIMEDOUT');
+            assert.equal(err.op, op);
+            assert.equal(err.image, name);
+            assert.ok(err.cause instanceof ReadOnlyImage, String(err.cause));
+          }
+          assert.ok((await lateReadOnly) instanceof ReadOnlyImage, String(await lateReadOnly));
+          await first.lockRelease();
+          await readOnly.close();
           await second.close();
         } finally {
           await first.close();

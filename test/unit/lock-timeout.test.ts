@@ -1,38 +1,74 @@
 import { strict as assert } from 'node:assert';
 
 import { RbdError, ReadOnlyImage, TimedOut } from '../../lib';
-import { cephError, lockLostToTimeout } from '../../lib/internal/ceph-error';
+import { lockLostToTimeout, toTypedError } from '../../lib/errors';
+import { cephError } from '../../lib/internal/ceph-error';
 
-describe('lockLostToTimeout (createSnap with the OSDs stopped)', () => {
+describe('lockLostToTimeout (a writable image call with the OSDs stopped)', () => {
   const erofs = () => cephError(ReadOnlyImage, 'Image.createSnap', 30, 'Read-only file system', { family: 'rbd', pool: 'rbd', image: 'img', snapshot: 's' });
 
   it('EROFS on a writable image after the op timeout is TimedOut with the cause kept', () => {
     const cause = erofs();
-    const e = lockLostToTimeout(cause, false, 5000, 5000) as TimedOut & { cause: unknown };
+    const e = lockLostToTimeout(cause, 5000, 5000) as TimedOut & { cause: unknown };
     assert.ok(e instanceof TimedOut);
     assert.equal(e.code, 'ETIMEDOUT');
     assert.equal(e.errno, -110);
     assert.equal(e.op, 'Image.createSnap');
     assert.equal(e.image, 'img');
+    assert.equal(e.snapshot, 's');
     assert.equal(e.cause, cause);
+    assert.equal(e.message, 'Image.createSnap: timed out after 5000 ms: librbd lost the exclusive lock (Image.createSnap: Read-only file system (pool=rbd, image=img, snapshot=s)) (pool=rbd, image=img, snapshot=s)');
   });
 
   it('EBADMSG from librbd on a writable image after the op timeout is TimedOut too (what Pacific answers)', () => {
     const cause = cephError(RbdError, 'Image.createSnap', 74, 'Bad message', { family: 'rbd', pool: 'rbd', image: 'img', snapshot: 's' });
-    const e = lockLostToTimeout(cause, false, 2000, 4000) as TimedOut & { cause: unknown };
+    const e = lockLostToTimeout(cause, 2000, 4000) as TimedOut & { cause: unknown };
     assert.ok(e instanceof TimedOut);
     assert.equal(e.cause, cause);
     const rados = cephError(RbdError, 'IoCtx.read', 74, 'Bad message', { family: 'rados' });
-    assert.equal(lockLostToTimeout(rados, false, 2000, 4000), rados, 'only librbd errors');
+    assert.equal(lockLostToTimeout(rados, 2000, 4000), rados, 'only librbd errors');
   });
 
-  it('leaves EROFS alone on a read-only image, before the timeout, or without a timeout; other errors too', () => {
+  it('leaves EROFS alone before the timeout or without one, and on lockAcquire (its own answer); other errors too', () => {
     const cause = erofs();
-    assert.equal(lockLostToTimeout(cause, true, 5000, 6000), cause);
-    assert.equal(lockLostToTimeout(cause, false, 5000, 4999), cause);
-    assert.equal(lockLostToTimeout(cause, false, 0, 60_000), cause);
+    assert.equal(lockLostToTimeout(cause, 5000, 4999), cause);
+    assert.equal(lockLostToTimeout(cause, 0, 60_000), cause);
+    const acquire = cephError(ReadOnlyImage, 'Image.lockAcquire', 30, 'Read-only file system', { family: 'rbd', pool: 'rbd', image: 'img' });
+    assert.equal(lockLostToTimeout(acquire, 5000, 6000), acquire);
     const other = new Error('x');
-    assert.equal(lockLostToTimeout(other, false, 5000, 6000), other);
-    assert.equal(lockLostToTimeout(null, false, 5000, 6000), null);
+    assert.equal(lockLostToTimeout(other, 5000, 6000), other);
+    assert.equal(lockLostToTimeout(null, 5000, 6000), null);
+  });
+});
+
+describe('toTypedError: every call on a writable image (the addon adds lockTimeoutMs and elapsedMs)', () => {
+  /** The raw error the addon hands the factory (native/common/errors.cc MakeCephError). */
+  function raw(op: string, code: 'EROFS' | 'EBADMSG' | 'EBUSY', extra: { lockTimeoutMs?: number; elapsedMs?: number } = {}): Error {
+    const errno = { EROFS: -30, EBADMSG: -74, EBUSY: -16 }[code];
+    return Object.assign(new Error(`${op}: failed (pool=rbd, image=img)`), { code, errno, op, family: 'rbd', pool: 'rbd', image: 'img', ...extra });
+  }
+
+  const ops = ['Image.resize', 'Image.removeSnap', 'Image.rollbackSnap', 'Image.protectSnap', 'Image.unprotectSnap', 'Image.flatten', 'Image.metadataSet', 'Image.metadataRemove', 'Image.updateFeatures', 'Image.sparsify', 'Image.write', 'Image.aioWrite', 'Image.createSnap'];
+  for (const op of ops) {
+    it(`${op}: EROFS/EBADMSG after the op timeout is TimedOut (cause kept), before it stays as it was`, () => {
+      for (const code of ['EROFS', 'EBADMSG'] as const) {
+        const late = toTypedError(raw(op, code, { lockTimeoutMs: 3000, elapsedMs: 3100 })) as TimedOut & { cause: unknown };
+        assert.ok(late instanceof TimedOut, `${op} ${code}: ${String(late)}`);
+        assert.equal(late.op, op);
+        assert.equal(late.code, 'ETIMEDOUT');
+        assert.equal(late.image, 'img');
+        assert.equal((late.cause as RbdError).code, code);
+        assert.equal(late.retryable, true);
+      }
+      const early = toTypedError(raw(op, 'EROFS', { lockTimeoutMs: 3000, elapsedMs: 20 }));
+      assert.ok(early instanceof ReadOnlyImage);
+    });
+  }
+
+  it('no timing fields (a read-only image, no op timeout, not an image call): EROFS is ReadOnlyImage; other errnos are never remapped', () => {
+    assert.ok(toTypedError(raw('Image.resize', 'EROFS')) instanceof ReadOnlyImage);
+    const busy = toTypedError(raw('Image.resize', 'EBUSY', { lockTimeoutMs: 3000, elapsedMs: 9000 })) as RbdError;
+    assert.equal(busy.code, 'EBUSY');
+    assert.ok(toTypedError(raw('Image.lockAcquire', 'EROFS', { lockTimeoutMs: 3000, elapsedMs: 9000 })) instanceof ReadOnlyImage);
   });
 });
