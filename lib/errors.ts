@@ -248,7 +248,7 @@ const LOCK_LOST_EXEMPT = new Set(['Image.lockAcquire']);
  * every call on a writable image (native Image::Ctx), so toTypedError
  * applies this to all of them. Anything else is returned as is.
  */
-export function lockLostToTimeout(err: unknown, opTimeoutMs: number, elapsedMs: number): unknown {
+function lockLostToTimeout(err: unknown, opTimeoutMs: number, elapsedMs: number): unknown {
   if (!(err instanceof CephError) || err.family !== 'rbd' || (err.code !== 'EROFS' && err.code !== 'EBADMSG')) return err;
   if (opTimeoutMs <= 0 || elapsedMs < opTimeoutMs || LOCK_LOST_EXEMPT.has(err.op)) return err;
   const where = (['pool', 'namespace', 'image', 'snapshot'] as const)

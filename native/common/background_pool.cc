@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <deque>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace cephrbd {
@@ -29,10 +30,21 @@ class Pool {
  public:
   Pool() : nice_(ConfiguredNice()) {
     unsigned n = std::max(1u, std::min(std::thread::hardware_concurrency(), 16u));
-    for (unsigned i = 0; i < n; ++i) std::thread([this] { Loop(); }).detach();
+    for (unsigned i = 0; i < n; ++i) {
+      try {
+        std::thread([this] { Loop(); }).detach();
+        ++threads_;
+      } catch (const std::system_error&) {
+        break;  // the process's thread limit: run with the threads there are
+      }
+    }
   }
 
   void Run(std::function<void()> task) {
+    if (threads_ == 0) {
+      task();  // no thread could be started: correct, if slower, on the caller's
+      return;
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       tasks_.push_back(std::move(task));
@@ -67,6 +79,7 @@ class Pool {
   }
 
   const int nice_;
+  unsigned threads_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
