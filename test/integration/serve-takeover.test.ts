@@ -182,7 +182,7 @@ describe('serve: claims of a dead service are taken over (PostgreSQL)', function
     return token;
   }
 
-  it('a service SIGKILLed right after its API made a record, before any worker ran: B takes the create, the snapshot and the delete over', async () => {
+  it('a service SIGKILLed right after its API made a record, before any worker ran: B takes the create, the snapshot, the delete and the upload to an image over', async () => {
     const post = (svc: Service, what: string, body: unknown) => api(`${svc.volumeUrl}/${P}/${what}`, P, { method: 'POST', body });
     // A volume create: the record is made claimed by the dying service (no window where it is nobody's).
     const tokenC = await diesAt('^create volume ', (c) => post(c, 'volumes', { volume: { size: 1, name: 'made-by-dead' } }));
@@ -205,9 +205,19 @@ describe('serve: claims of a dead service are taken over (PostgreSQL)', function
     await waitFor(() => volume(doomed), (v) => v === undefined, 60_000);
     assert.ok(!(await cli('rbd', ['ls', 'rbd'])).split('\n').includes(`volume-${doomed}`), 'the taken-over delete removed the image');
 
+    // An upload of a volume to an image: the new image record and the volume's `uploading` are both the dead service's.
+    const source = await madeByB(P, 'uploaded-by-dead');
+    await diesAt('^upload volume ', (c) => api(`${c.volumeUrl}/${P}/volumes/${source}/action`, P, { method: 'POST', body: { 'os-volume_upload_image': { image_name: 'image-by-dead' } } }));
+    const img = (await db!.selectFrom('images').select('id').where('name', '=', 'image-by-dead').executeTakeFirstOrThrow()).id;
+    assert.deepEqual(await waitFor(() => image(img), (r) => r.status !== 'saving', 60_000), { status: 'killed', claim: null, location: null });
+    assert.deepEqual(await waitFor(() => volume(source), (v) => v?.status !== 'uploading', 60_000), { status: 'available', claim: null, size: 1 });
+    assert.ok(!(await inPool(img)), 'no image data without a record');
+    assert.equal((await api(`${b!.imageUrl}/v2/images/${img}`, P, { method: 'DELETE' })).status, 204);
+
     // Clean up through B.
     assert.equal((await api(`${b!.volumeUrl}/${P}/volumes/${created}?cascade=true`, P, { method: 'DELETE' })).status, 202);
-    await waitFor(() => volume(created), (v) => v === undefined, 60_000);
+    assert.equal((await api(`${b!.volumeUrl}/${P}/volumes/${source}`, P, { method: 'DELETE' })).status, 202);
+    for (const id of [created, source]) await waitFor(() => volume(id), (v) => v === undefined, 60_000);
   });
 
   it('an extend taken over from a dead service settles its quota reservation: rolled back when the image did not grow, committed when it did', async () => {
