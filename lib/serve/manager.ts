@@ -2,15 +2,23 @@
  * The manager: runs the driver/store behind the API and moves each record to
  * its final state exactly once.
  *
- * Exactly once: a worker owns a record's pending operation only after one
- * conditional update set `claim` from NULL to its token while the record is
- * in the expected transient status (`UPDATE … SET claim = token WHERE id = ?
- * AND status = 'creating' AND claim IS NULL`). Two workers, in one process
- * or in two service processes sharing one PostgreSQL, cannot both win that
- * update; the loser does nothing. The final update is again conditional on
- * the claim, so a record is moved to `available`/`error`/gone once.
+ * Exactly once: a record's pending operation belongs to the service whose
+ * token is in its `claim`. The API writes that claim in the same statement
+ * that makes the record transient (the insert, or the conditional update to
+ * `deleting`, `extending`, …, whose `claim IS NULL` condition lets one
+ * request win), then hands the operation to this manager with start(); a
+ * record taken over from a dead service (takeOver) is owned the same way.
+ * Any other worker claims with one conditional update from NULL to its token
+ * while the record is in the expected transient status (`UPDATE … SET claim
+ * = token WHERE id = ? AND status = 'creating' AND claim IS NULL`), which
+ * fails on a claimed record. Two workers, in one process or in two service
+ * processes sharing one PostgreSQL, cannot both own it; the loser does
+ * nothing. The final update is again conditional on the claim, so a record
+ * is moved to `available`/`error`/gone once.
  */
 import { randomUUID } from 'node:crypto';
+
+import type { Transaction } from 'kysely';
 
 import type { RbdVolumeDriver } from '../cinder/driver';
 import type { Volume } from '../cinder/types';
@@ -19,9 +27,9 @@ import { ImageBusy } from '../errors';
 import type { GlanceStore } from '../glance/store';
 import { sleep } from '../internal/retry';
 import type { Logger } from '../logger';
-import type { Db } from './db';
+import type { Database, Db } from './db';
 import type { ImageRow, SnapshotRow, VolumeRow } from './db/schema';
-import type { Quotas } from './quota';
+import { type Quotas, reservationOwner } from './quota';
 import { driverVolumeType } from './volume-api/types';
 
 export const nowIso = (): string => new Date().toISOString();
@@ -65,7 +73,7 @@ export class Manager {
   /** Operations this manager took (claimed) and ones it left because another worker had them. */
   readonly stats = { claimed: 0, skipped: 0 };
   readonly #inflight = new Set<Promise<void>>();
-  /** `table/id` of records taken over (takeOver) whose operation has not started yet. */
+  /** `table/id` of records claimed by this service (start(), takeOver()) whose operation has not started yet. */
   readonly #taken = new Set<string>();
   #closed = false;
 
@@ -95,13 +103,34 @@ export class Manager {
     return won;
   }
 
-  /** The record's pending operation is this worker's: taken over just before, or claimed now. */
+  /**
+   * Runs the operation of records the API has just made transient with
+   * `claim` = this service's token, written in the statement that made them
+   * (`owned`: table and id of each, the first the one `run` is for): the
+   * operation is this service's from the moment the record is, so if the
+   * service dies before `run` ends, a live one takes it over (takeOver) like
+   * any claimed record. The operation methods `run` calls (createVolume, …)
+   * then run under that claim without claiming again.
+   */
+  start(owned: Array<[Table, string]>, what: string, run: () => Promise<void>): void {
+    for (const [table, id] of owned) this.#taken.add(`${table}/${id}`);
+    this.spawn(what, run);
+  }
+
+  /**
+   * The record's pending operation is this worker's: claimed by this service
+   * (start(), takeOver()) and still so in the database, in `status`, or
+   * claimed now from NULL. Each claim is used once: a second call for the
+   * same record in this process claims from NULL and loses.
+   */
   async #own(table: Table, id: string, status: string): Promise<boolean> {
-    if (this.#taken.delete(`${table}/${id}`)) {
-      this.stats.claimed++;
-      return true;
-    }
-    return this.claim(table, id, status);
+    if (!this.#taken.delete(`${table}/${id}`)) return this.claim(table, id, status);
+    // Still ours: another service may have taken it over meanwhile (this one stalled past its lease), or an admin reset it.
+    const r = await this.deps.db.updateTable(table).set({ updated_at: nowIso() }).where('id', '=', id).where('status', '=', status).where('claim', '=', this.token).executeTakeFirst();
+    const won = Number(r.numUpdatedRows) === 1;
+    if (won) this.stats.claimed++;
+    else this.stats.skipped++;
+    return won;
   }
 
   /** Takes the record's pending operation; false when another worker has it or the status moved on. */
@@ -119,16 +148,28 @@ export class Manager {
     return won;
   }
 
-  /** Final state of a claimed record (and the claim dropped); false when the claim was not ours. */
-  async finish(table: Table, id: string, set: Record<string, unknown>): Promise<boolean> {
+  /**
+   * Final state of a claimed record (and the claim dropped); false when the
+   * claim was not ours. `also` runs in the same transaction, only when the
+   * update won (e.g. the quota reservation of the operation is settled).
+   */
+  async finish(table: Table, id: string, set: Record<string, unknown>, also?: (trx: Transaction<Database>) => Promise<unknown>): Promise<boolean> {
     this.#taken.delete(`${table}/${id}`);
-    const r = await this.deps.db
-      .updateTable(table)
-      .set({ ...set, claim: null, updated_at: nowIso() } as never)
-      .where('id', '=', id)
-      .where('claim', '=', this.token)
-      .executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    const update = async (db: Db | Transaction<Database>): Promise<boolean> => {
+      const r = await db
+        .updateTable(table)
+        .set({ ...set, claim: null, updated_at: nowIso() } as never)
+        .where('id', '=', id)
+        .where('claim', '=', this.token)
+        .executeTakeFirst();
+      return Number(r.numUpdatedRows) === 1;
+    };
+    if (also === undefined) return update(this.deps.db);
+    return this.deps.db.transaction().execute(async (trx) => {
+      const won = await update(trx);
+      if (won) await also(trx);
+      return won;
+    });
   }
 
   /** Runs `fn` in the background, tracked so close() can wait for it. */
@@ -204,21 +245,16 @@ export class Manager {
     }
   }
 
-  /** extending → available (size grown, reservation committed) | error_extending (rolled back). */
-  async extendVolume(row: VolumeRow, newSize: number, reservation: string): Promise<void> {
+  /** extending → available (size grown, reservation committed) | error_extending (rolled back). The reservation is the volume's (reservationOwner). */
+  async extendVolume(row: VolumeRow, newSize: number): Promise<void> {
     if (!(await this.#own('volumes', row.id, 'extending'))) return;
+    const owner = reservationOwner('volumes', row.id);
     try {
       await this.deps.driver.extendVolume({ id: row.id, size: row.size }, newSize);
-      await this.deps.db.transaction().execute(async (trx) => {
-        await trx.updateTable('volumes').set({ status: 'available', size: newSize, claim: null, updated_at: nowIso() }).where('id', '=', row.id).where('claim', '=', this.token).execute();
-        await this.deps.quotas.commit(trx, reservation);
-      });
+      await this.finish('volumes', row.id, { status: 'available', size: newSize }, (trx) => this.deps.quotas.settleOwned(trx, owner, true));
     } catch (err) {
       this.deps.logger.error(`extend volume ${row.id}: ${errorText(err)}`);
-      await this.deps.db.transaction().execute(async (trx) => {
-        await trx.updateTable('volumes').set({ status: 'error_extending', error: errorText(err), claim: null, updated_at: nowIso() }).where('id', '=', row.id).where('claim', '=', this.token).execute();
-        await this.deps.quotas.rollback(trx, reservation);
-      });
+      await this.finish('volumes', row.id, { status: 'error_extending', error: errorText(err) }, (trx) => this.deps.quotas.settleOwned(trx, owner, false));
     }
   }
 
@@ -265,9 +301,8 @@ export class Manager {
 
   /** Volume (status uploading) → image (status saving): raw or qcow2 through the driver. */
   async uploadVolumeToImage(volume: VolumeRow, image: ImageRow): Promise<void> {
+    // The volume (uploading) is claimed with the image: if the service dies, a live one takes both over.
     if (!(await this.#own('images', image.id, 'saving'))) return;
-    // The volume is this worker's too while it is read: if the service dies, a live one takes both over.
-    await this.deps.db.updateTable('volumes').set({ claim: this.token }).where('id', '=', volume.id).where('status', '=', 'uploading').where('claim', 'is', null).execute();
     try {
       const stored = await this.deps.driver.copyVolumeToImage({ id: volume.id, size: volume.size }, this.deps.store, image.id, {
         id: image.id,

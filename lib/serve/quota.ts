@@ -3,7 +3,11 @@
  * reserve() checks `in_use + reserved + delta <= limit` and books the delta
  * as reserved (one reservation id over one or more resources); commit()
  * moves it to in_use, rollback() drops it; release() gives usage back when a
- * resource is destroyed. Every step is one transaction.
+ * resource is destroyed. Every step is one transaction. A reservation left
+ * open past its transaction (an extend's, until the worker has resized) has
+ * an owner, the record it is for (reservationOwner()): whoever finishes that
+ * record's operation, its worker or a service that took it over, settles it
+ * with settleOwned() in the transaction of the record's final update.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -21,6 +25,11 @@ export const DEFAULT_QUOTAS: Readonly<Record<Resource, number>> = { volumes: 10,
 export type Deltas = Partial<Record<Resource, number>>;
 
 type Trx = Transaction<Database>;
+
+/** The owner written on the reservations of a record's operation: `table/id`. */
+export function reservationOwner(table: 'volumes' | 'snapshots' | 'images', id: string): string {
+  return `${table}/${id}`;
+}
 
 export class Quotas {
   constructor(
@@ -77,8 +86,10 @@ export class Quotas {
   /**
    * Books `deltas` for the project inside `trx`; 413 overLimit (nothing
    * booked) when one would exceed its limit. Returns the reservation id.
+   * `owner` (reservationOwner()): the record it is for, when it stays open
+   * after `trx`.
    */
-  async reserve(trx: Trx, projectId: string, deltas: Deltas): Promise<string> {
+  async reserve(trx: Trx, projectId: string, deltas: Deltas, owner: string | null = null): Promise<string> {
     const limits = await this.limits(projectId, trx);
     const usage = await this.usage(projectId, trx);
     for (const [res, delta] of Object.entries(deltas) as Array<[Resource, number]>) {
@@ -94,7 +105,7 @@ export class Quotas {
     const now = new Date().toISOString();
     for (const [res, delta] of Object.entries(deltas) as Array<[Resource, number]>) {
       if (!delta) continue;
-      await trx.insertInto('reservations').values({ id, project_id: projectId, resource: res, delta, created_at: now }).execute();
+      await trx.insertInto('reservations').values({ id, project_id: projectId, resource: res, delta, owner, created_at: now }).execute();
       await this.#bump(trx, projectId, res, 'reserved', delta);
     }
     return id;
@@ -117,6 +128,13 @@ export class Quotas {
   /** Drops the reservation. A reservation already settled is a no-op. */
   rollback(trx: Trx, reservationId: string): Promise<void> {
     return this.#settle(trx, reservationId, false);
+  }
+
+  /** Commits (`commit`) or rolls back every open reservation of `owner`; how many. */
+  async settleOwned(trx: Trx, owner: string, commit: boolean): Promise<number> {
+    const ids = await trx.selectFrom('reservations').select('id').distinct().where('owner', '=', owner).execute();
+    for (const { id } of ids) await this.#settle(trx, id, commit);
+    return ids.length;
   }
 
   /** Gives back usage of destroyed resources. */

@@ -8,14 +8,17 @@
  *                     made is removed and the create runs again
  *   volume deleting   the delete runs again (a missing image is fine)
  *   volume extending  → available at the size the image really has; the
- *                     reservation is rolled back
+ *                     extend's reservation (owned by the volume) committed
+ *                     if the image grew, else rolled back
  *   volume reverting  → error (the data may be half reverted)
  *   volume uploading  → available (its image is handled below)
  *   snapshot creating snapshot there → available; else the create runs again
  *   snapshot deleting the delete runs again
  *   image saving      → killed; partial uploads are swept from the image pool,
- *                     and a name librbd left half-made (an upload killed
- *                     inside rbd_create: listed, no header) is removed
+ *                     a name librbd left half-made (an upload killed
+ *                     inside rbd_create: listed, no header) is removed, and
+ *                     so is a complete image (snapshot there: the upload
+ *                     ended but the record was never set active)
  *
  * Status fixes happen before the service listens; the driver work (deletes,
  * re-creates, sweeping) runs in the background through the manager, retried
@@ -31,19 +34,20 @@
  */
 import { VolumeNotFound, SnapshotNotFound } from '../cinder/errors';
 import type { RbdVolumeDriver } from '../cinder/driver';
+import { NotFound as StoreNotFound } from '../glance/errors';
 import type { GlanceStore } from '../glance/store';
 import { sleep } from '../internal/retry';
 import type { Logger } from '../logger';
 import type { Db } from './db';
 import type { ImageRow, SnapshotRow, VolumeRow } from './db/schema';
 import { errorText, type Manager, whileBusy } from './manager';
-import type { Quotas } from './quota';
+import { type Quotas, reservationOwner } from './quota';
 
 export interface ReconcileReport {
   volumes: Record<string, number>;
   snapshots: Record<string, number>;
   imagesKilled: number;
-  /** Partial uploads (and half-made names of killed uploads) removed from the image pool. */
+  /** Partial uploads, half-made names and complete images of killed uploads removed from the image pool. */
   swept: number;
   reservationsRolledBack: number;
 }
@@ -120,8 +124,12 @@ async function reconcileVolumes(d: ReconcileDeps, report: ReconcileReport): Prom
         m.spawn(`reconcile: delete volume ${row.id}`, () => m.deleteVolume(row, BUSY_GRACE_MS));
         break;
       case 'extending': {
+        // The resize may have run before the owner died: the image's size says whether the reservation is used.
         const now = await size();
-        await m.finish('volumes', row.id, { status: now === null ? 'error' : 'available', size: now ?? row.size });
+        const grew = now !== null && now > row.size;
+        await m.finish('volumes', row.id, { status: now === null ? 'error' : 'available', size: now ?? row.size }, (trx) =>
+          d.quotas.settleOwned(trx, reservationOwner('volumes', row.id), grew),
+        );
         break;
       }
       case 'reverting':
@@ -190,6 +198,29 @@ async function removeHalfMade(d: ReconcileDeps, ids: Set<string>, report: Reconc
   }
 }
 
+/**
+ * Deletes, through the store, the complete images of killed records: an
+ * upload that ended (snapshot protected, upload mark removed) in a process
+ * that died before setting the record `active`. Neither the record nor the
+ * image holds the size and checksums the upload computed, so the record
+ * cannot be completed honestly; the sweep does not take an image with its
+ * snapshot. A failure is logged; the next start tries again.
+ */
+async function removeComplete(d: ReconcileDeps, ids: Set<string>, report: ReconcileReport): Promise<void> {
+  for (const id of ids) {
+    try {
+      const { location } = await d.store.stat(id);
+      // The dead uploader's watch may linger (osd_client_watch_timeout): the removal says busy until it is gone.
+      await whileBusy(BUSY_GRACE_MS, () => d.store.delete(location));
+      report.swept++;
+      d.logger.info(`reconcile: removed the complete image ${d.store.pool}/${id} of killed image ${id}`);
+    } catch (err) {
+      if (err instanceof StoreNotFound) continue; // nothing complete under that name
+      d.logger.warn(`reconcile: complete image ${d.store.pool}/${id} of killed image ${id} not removed, left for the next start: ${errorText(err)}`);
+    }
+  }
+}
+
 async function reconcileImages(d: ReconcileDeps, report: ReconcileReport): Promise<void> {
   let killedNow = 0;
   for (const row of await pending<ImageRow>(d, 'images', ['saving'])) {
@@ -204,20 +235,22 @@ async function reconcileImages(d: ReconcileDeps, report: ReconcileReport): Promi
   const ids = new Set(killed.map((r) => r.id));
   d.manager.spawn('reconcile: sweep partial uploads', async () => {
     await removeHalfMade(d, ids, report);
+    await removeComplete(d, ids, report);
     await sweepUntilGone(d, ids, report);
   });
 }
 
 export async function reconcile(d: ReconcileDeps): Promise<ReconcileReport> {
   const report: ReconcileReport = { volumes: {}, snapshots: {}, imagesKilled: 0, swept: 0, reservationsRolledBack: 0 };
+  await reconcileImages(d, report);
+  await reconcileSnapshots(d, report);
+  await reconcileVolumes(d, report);
   if (d.take === 'all') {
+    // Alone on the database: no request is between reserve and commit. Extends settled theirs above.
     const ids = await d.db.selectFrom('reservations').select('id').distinct().execute();
     for (const { id } of ids) await d.db.transaction().execute((trx) => d.quotas.rollback(trx, id));
     report.reservationsRolledBack = ids.length;
   }
-  await reconcileImages(d, report);
-  await reconcileSnapshots(d, report);
-  await reconcileVolumes(d, report);
   const did = report.imagesKilled + report.swept + Object.values(report.volumes).length + Object.values(report.snapshots).length;
   if (did > 0) d.logger.info(`reconciled: ${JSON.stringify(report)}`);
   return report;

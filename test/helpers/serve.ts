@@ -28,11 +28,15 @@ export interface Ran {
   stderr: string;
 }
 
-/** Starts the service on the test cluster; rejects with its stderr when it exits before listening. */
-export function startService(dataDir: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<Service> {
+/**
+ * Starts the service on the test cluster; rejects with its stderr when it
+ * exits before listening. `script`: run instead of the CLI (a test helper
+ * taking the CLI's arguments, e.g. serve-die-at.js).
+ */
+export function startService(dataDir: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}, script = bin): Promise<Service> {
   const proc = spawn(
     process.execPath,
-    [bin, 'serve', '--conf', confFile(), '--data-dir', dataDir, '--volume-port', '0', '--image-port', '0', '--volume-pool', 'rbd', '--image-pool', 'images', ...extra],
+    [script, 'serve', '--conf', confFile(), '--data-dir', dataDir, '--volume-port', '0', '--image-port', '0', '--volume-pool', 'rbd', '--image-pool', 'images', ...extra],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   let err = '';

@@ -4,7 +4,8 @@
  * middle of creates, deletes and an image upload, then a restart on the
  * same data directory: start-up reconciliation leaves no record pointing at
  * nothing and nothing in the pool that no record points at, also when the
- * upload was killed inside librbd's create (a half-made name).
+ * upload was killed inside librbd's create (a half-made name) or after it
+ * completed in the pool but before its record was set active.
  */
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 import { Image, ImageNotFound, Rbd } from '../../lib';
+import { UPLOAD_MARK } from '../../lib/glance/sweep';
 import { cli, connect } from '../helpers/cluster';
 import { makeHalfMade } from '../helpers/half-made-image';
 import { api, type Service, startService, waitFor } from '../helpers/serve';
@@ -172,6 +174,35 @@ describe('serve: concurrency and crash recovery', function () {
       svc = await startService(data);
       assert.equal(((await api(`${svc.imageUrl}/v2/images/${id}`, P)).body as { status: string }).status, 'killed');
       await waitFor(async () => (await Rbd.list(ioctx)).includes(id), (x) => !x, 60_000);
+    } finally {
+      await cluster.shutdown();
+    }
+    assert.equal((await api(`${svc.imageUrl}/v2/images/${id}`, P, { method: 'DELETE' })).status, 204);
+  });
+
+  it('SIGKILL after an upload completed in the pool, before its record was set active, restart: the image is killed and the complete image deleted', async () => {
+    const { id, req } = await upload('complete', (r) => r.write(randomBytes(1024)));
+    await svc!.kill();
+    req.destroy();
+    // SIGKILL cannot hit the instant between the store's last step (snapshot protected, upload mark removed)
+    // and the record's update, so the upload's last steps are done here as add() does them: what that kill leaves.
+    const cluster = await connect();
+    try {
+      await using ioctx = await cluster.openIoctx('images');
+      const image = await Image.open(ioctx, id);
+      try {
+        await image.createSnap('snap');
+        await image.protectSnap('snap');
+        await image.metadataRemove(UPLOAD_MARK);
+      } finally {
+        await image.close();
+      }
+      svc = await startService(data);
+      // Neither the record nor the image holds the size and checksums the upload computed: killed, not active.
+      const shown = (await api(`${svc.imageUrl}/v2/images/${id}`, P)).body as { status: string; checksum: string | null };
+      assert.deepEqual([shown.status, shown.checksum], ['killed', null]);
+      // The complete image is deleted through the store once the dead uploader's watch times out.
+      await waitFor(async () => (await Rbd.list(ioctx)).includes(id), (x) => !x, 150_000);
     } finally {
       await cluster.shutdown();
     }

@@ -4,7 +4,9 @@
  * after the request; an image upload kept going). Another live service, without restarting, sees the dead owner's
  * heartbeat go stale, takes the record over and brings it to a final state
  * consistent with the pool; the dead service's row is removed. A live
- * service's claim (fresh heartbeat) is never taken.
+ * service's claim (fresh heartbeat) is never taken. A service killed right
+ * after its API made a record, before any worker ran, leaves it claimed, so
+ * it is taken over too; an extend taken over settles its quota reservation.
  */
 import { strict as assert } from 'node:assert';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -152,6 +154,92 @@ describe('serve: claims of a dead service are taken over (PostgreSQL)', function
     assert.equal((await api(`${b!.volumeUrl}/${P}/volumes/${id}`, P, { method: 'DELETE' })).status, 202);
     await waitFor(async () => (await api(`${b!.volumeUrl}/${P}/volumes/${id}`, P)).status, (s) => s === 404);
     assert.ok(!(await cli('rbd', ['ls', 'rbd'])).split('\n').includes(`volume-${id}`));
+  });
+
+  const DIE_AT = path.join(__dirname, '..', 'helpers', 'serve-die-at.js');
+  const volume = (id: string) => db!.selectFrom('volumes').select(['status', 'claim', 'size']).where('id', '=', id).executeTakeFirst();
+  const volumeNamed = async (project: string, name: string) => (await db!.selectFrom('volumes').select('id').where('project_id', '=', project).where('name', '=', name).executeTakeFirstOrThrow()).id;
+  /** A volume made through B, once available. */
+  const madeByB = async (project: string, name: string): Promise<string> => {
+    const r = await api(`${b!.volumeUrl}/${project}/volumes`, project, { method: 'POST', body: { volume: { size: 1, name } } });
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const id = (r.body as { volume: { id: string } }).volume.id;
+    await waitFor(() => volume(id), (v) => v?.status === 'available');
+    return id;
+  };
+  /**
+   * Sends `send` to a new service that SIGKILLs itself when its API hands the
+   * manager an operation matching `step` (after the request's transaction,
+   * before any worker ran: test/helpers/serve-die-at.ts). Resolves its token.
+   */
+  async function diesAt(step: string, send: (svc: Service) => Promise<unknown>): Promise<string> {
+    const c = await startService(path.join(dir, `dies-${randomBytes(3).toString('hex')}`), flags, { SERVE_DIE_AT: step }, DIE_AT);
+    const token = await tokenOf(c);
+    assert.ok(token, 'the dying service wrote its row');
+    await send(c).catch(() => undefined); // the connection drops with the process
+    await c.kill();
+    assert.equal(c.proc.signalCode, 'SIGKILL');
+    return token;
+  }
+
+  it('a service SIGKILLed right after its API made a record, before any worker ran: B takes the create, the snapshot, the delete and the upload to an image over', async () => {
+    const post = (svc: Service, what: string, body: unknown) => api(`${svc.volumeUrl}/${P}/${what}`, P, { method: 'POST', body });
+    // A volume create: the record is made claimed by the dying service (no window where it is nobody's).
+    const tokenC = await diesAt('^create volume ', (c) => post(c, 'volumes', { volume: { size: 1, name: 'made-by-dead' } }));
+    const created = await volumeNamed(P, 'made-by-dead');
+    const left = await volume(created);
+    assert.ok(left?.status === 'available' || left?.claim === tokenC, `the record the dead service made is its own: ${JSON.stringify(left)}`);
+    // B, not restarted, takes it over once the dead service's lease ran out, and creates it.
+    assert.deepEqual(await waitFor(() => volume(created), (v) => v?.status !== 'creating', 60_000), { status: 'available', claim: null, size: 1 });
+    assert.ok((await cli('rbd', ['ls', 'rbd'])).split('\n').includes(`volume-${created}`), 'the taken-over create made the image');
+
+    // A snapshot of it, and a delete of another volume, each through a service that dies at once.
+    await diesAt('^create snapshot ', (c) => post(c, 'snapshots', { snapshot: { volume_id: created, name: 'snap-by-dead' } }));
+    const snap = (await db!.selectFrom('snapshots').select('id').where('name', '=', 'snap-by-dead').executeTakeFirstOrThrow()).id;
+    const snapRow = () => db!.selectFrom('snapshots').select(['status', 'claim']).where('id', '=', snap).executeTakeFirstOrThrow();
+    assert.deepEqual(await waitFor(snapRow, (r) => r.status !== 'creating', 60_000), { status: 'available', claim: null });
+    assert.ok((await cli('rbd', ['snap', 'ls', `rbd/volume-${created}`])).includes(`snapshot-${snap}`), 'the taken-over snapshot create made the RBD snapshot');
+
+    const doomed = await madeByB(P, 'deleted-by-dead');
+    await diesAt('^delete volume ', (c) => api(`${c.volumeUrl}/${P}/volumes/${doomed}`, P, { method: 'DELETE' }));
+    await waitFor(() => volume(doomed), (v) => v === undefined, 60_000);
+    assert.ok(!(await cli('rbd', ['ls', 'rbd'])).split('\n').includes(`volume-${doomed}`), 'the taken-over delete removed the image');
+
+    // An upload of a volume to an image: the new image record and the volume's `uploading` are both the dead service's.
+    const source = await madeByB(P, 'uploaded-by-dead');
+    await diesAt('^upload volume ', (c) => api(`${c.volumeUrl}/${P}/volumes/${source}/action`, P, { method: 'POST', body: { 'os-volume_upload_image': { image_name: 'image-by-dead' } } }));
+    const img = (await db!.selectFrom('images').select('id').where('name', '=', 'image-by-dead').executeTakeFirstOrThrow()).id;
+    assert.deepEqual(await waitFor(() => image(img), (r) => r.status !== 'saving', 60_000), { status: 'killed', claim: null, location: null });
+    assert.deepEqual(await waitFor(() => volume(source), (v) => v?.status !== 'uploading', 60_000), { status: 'available', claim: null, size: 1 });
+    assert.ok(!(await inPool(img)), 'no image data without a record');
+    assert.equal((await api(`${b!.imageUrl}/v2/images/${img}`, P, { method: 'DELETE' })).status, 204);
+
+    // Clean up through B.
+    assert.equal((await api(`${b!.volumeUrl}/${P}/volumes/${created}?cascade=true`, P, { method: 'DELETE' })).status, 202);
+    assert.equal((await api(`${b!.volumeUrl}/${P}/volumes/${source}`, P, { method: 'DELETE' })).status, 202);
+    for (const id of [created, source]) await waitFor(() => volume(id), (v) => v === undefined, 60_000);
+  });
+
+  it('an extend taken over from a dead service settles its quota reservation: rolled back when the image did not grow, committed when it did', async () => {
+    const Q = `q${randomBytes(4).toString('hex')}`;
+    const usage = async () => ((await api(`${b!.volumeUrl}/${Q}/os-quota-sets/${Q}?usage=true`, Q)).body as { quota_set: { gigabytes: { in_use: number; reserved: number } } }).quota_set.gigabytes;
+    const grows = await madeByB(Q, 'grows');
+    const stays = await madeByB(Q, 'stays');
+    assert.deepEqual(await usage(), { limit: 1000, in_use: 2, reserved: 0, allocated: 0 });
+    const extend = (id: string, size: number) => (c: Service) => api(`${c.volumeUrl}/${Q}/volumes/${id}/action`, Q, { method: 'POST', body: { 'os-extend': { new_size: size } } });
+    // Killed before the resize: the image keeps 1 GiB.
+    await diesAt('^extend volume ', extend(stays, 2));
+    // Killed after the resize, before the final update: the image is grown first, as the driver would have.
+    await cli('rbd', ['resize', '--size', '3G', `rbd/volume-${grows}`]);
+    await diesAt('^extend volume ', extend(grows, 3));
+    assert.deepEqual(await waitFor(() => volume(stays), (v) => v?.status !== 'extending', 60_000), { status: 'available', claim: null, size: 1 });
+    assert.deepEqual(await waitFor(() => volume(grows), (v) => v?.status !== 'extending', 60_000), { status: 'available', claim: null, size: 3 });
+    // 1 + 3 GiB in use, nothing left reserved, no reservation left open.
+    assert.deepEqual(await usage(), { limit: 1000, in_use: 4, reserved: 0, allocated: 0 });
+    assert.deepEqual(await db!.selectFrom('reservations').select('id').where('project_id', '=', Q).execute(), []);
+    for (const id of [grows, stays]) assert.equal((await api(`${b!.volumeUrl}/${Q}/volumes/${id}`, Q, { method: 'DELETE' })).status, 202);
+    for (const id of [grows, stays]) await waitFor(() => volume(id), (v) => v === undefined, 60_000);
+    assert.deepEqual(await usage(), { limit: 1000, in_use: 0, reserved: 0, allocated: 0 });
   });
 
   for (const kind of ['postgres', 'sqlite'] as const) {

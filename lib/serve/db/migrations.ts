@@ -129,6 +129,13 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // The record an open reservation belongs to (`table/id`): whoever finishes its operation settles it.
+  '0003_reservation_owner': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('reservations').addColumn('owner', 'text').execute();
+      await db.schema.createIndex('reservations_owner').on('reservations').column('owner').execute();
+    },
+  },
 };
 
 class StaticProvider implements MigrationProvider {

@@ -109,6 +109,8 @@ export interface ReservationRow {
   project_id: string;
   resource: string;
   delta: number;
+  /** The record it is for while it stays open (`table/id`, lib/serve/quota.ts reservationOwner), else null. */
+  owner: string | null;
   created_at: string;
 }
 

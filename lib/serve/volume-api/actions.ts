@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ImageRow, VolumeRow } from '../db/schema';
 import { badRequest, forbidden, notFound } from '../errors';
 import { nowIso } from '../manager';
+import { reservationOwner } from '../quota';
 import type { IdParams, VolumeApi } from './context';
 import { findVolume } from './volumes';
 import { idParams, volumeActionBody } from './schemas';
@@ -17,21 +18,21 @@ type Action = {
   'os-volume_upload_image'?: { image_name: string; disk_format?: string; container_format?: string; force?: boolean | string | null; visibility?: string };
 };
 
-/** Moves the volume from `from` to `to` if nobody else did; 400 otherwise. */
+/** Moves the volume from `from` to `to`, claimed by this service (Manager.start), if nobody else did; 400 otherwise. */
 async function transition(api: VolumeApi, row: VolumeRow, from: string[], to: string): Promise<void> {
-  const r = await api.db.updateTable('volumes').set({ status: to, updated_at: nowIso() }).where('id', '=', row.id).where('status', 'in', from).where('claim', 'is', null).executeTakeFirst();
+  const r = await api.db.updateTable('volumes').set({ status: to, claim: api.manager.token, updated_at: nowIso() }).where('id', '=', row.id).where('status', 'in', from).where('claim', 'is', null).executeTakeFirst();
   if (Number(r.numUpdatedRows) !== 1) throw badRequest(`Invalid volume: Volume ${row.id} status must be ${from.join(' or ')}, but current status is: ${row.status}.`);
 }
 
 async function extend(api: VolumeApi, row: VolumeRow, newSize: number): Promise<void> {
   if (newSize <= row.size) throw badRequest(`Invalid input received: New size for extend must be greater than current size. (current: ${row.size}, extended: ${newSize}).`);
-  let reservation = '';
   await api.db.transaction().execute(async (trx) => {
-    reservation = await api.quotas.reserve(trx, row.project_id, { gigabytes: newSize - row.size });
-    const r = await trx.updateTable('volumes').set({ status: 'extending', updated_at: nowIso() }).where('id', '=', row.id).where('status', '=', 'available').where('claim', 'is', null).executeTakeFirst();
+    // Open until the resize: owned by the volume, so a service that takes the extend over settles it.
+    await api.quotas.reserve(trx, row.project_id, { gigabytes: newSize - row.size }, reservationOwner('volumes', row.id));
+    const r = await trx.updateTable('volumes').set({ status: 'extending', claim: api.manager.token, updated_at: nowIso() }).where('id', '=', row.id).where('status', '=', 'available').where('claim', 'is', null).executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) throw badRequest(`Invalid volume: Volume status must be available to extend, but current status is: ${row.status}.`);
   });
-  api.manager.spawn(`extend volume ${row.id}`, () => api.manager.extendVolume(row, newSize, reservation));
+  api.manager.start([['volumes', row.id]], `extend volume ${row.id}`, () => api.manager.extendVolume(row, newSize));
 }
 
 async function uploadToImage(api: VolumeApi, row: VolumeRow, a: NonNullable<Action['os-volume_upload_image']>, caller: { projectId: string }): Promise<ImageRow> {
@@ -56,19 +57,20 @@ async function uploadToImage(api: VolumeApi, row: VolumeRow, a: NonNullable<Acti
     location: null,
     properties: JSON.stringify({}),
     tags: '[]',
-    claim: null,
+    // Claimed by this service from the insert on, with the volume (Manager.start).
+    claim: api.manager.token,
     created_at: now,
     updated_at: now,
   };
   await api.db.transaction().execute(async (trx) => {
     const reservation = await api.quotas.reserve(trx, caller.projectId, { images: 1 });
     const allowed = force ? ['available', 'in-use'] : ['available'];
-    const r = await trx.updateTable('volumes').set({ status: 'uploading', updated_at: now }).where('id', '=', row.id).where('status', 'in', allowed).where('claim', 'is', null).executeTakeFirst();
+    const r = await trx.updateTable('volumes').set({ status: 'uploading', claim: api.manager.token, updated_at: now }).where('id', '=', row.id).where('status', 'in', allowed).where('claim', 'is', null).executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) throw badRequest(`Invalid volume: Volume ${row.id} status must be ${allowed.join(' or ')}, but current status is: ${row.status}.`);
     await trx.insertInto('images').values(image).execute();
     await api.quotas.commit(trx, reservation);
   });
-  api.manager.spawn(`upload volume ${row.id} to image ${image.id}`, () => api.manager.uploadVolumeToImage(row, image));
+  api.manager.start([['images', image.id]], `upload volume ${row.id} to image ${image.id}`, () => api.manager.uploadVolumeToImage(row, image));
   return image;
 }
 
@@ -90,7 +92,7 @@ export function registerActions(app: FastifyInstance, api: VolumeApi): void {
       if (snap.status !== 'available') throw badRequest(`Invalid snapshot: Snapshot status must be available, but current status is: ${snap.status}.`);
       if (snap.size !== row.size) throw badRequest('Invalid volume: Volume size and snapshot size must match to revert.');
       await transition(api, row, ['available'], 'reverting');
-      api.manager.spawn(`revert volume ${row.id}`, () => api.manager.revertVolume(row, snap));
+      api.manager.start([['volumes', row.id]], `revert volume ${row.id}`, () => api.manager.revertVolume(row, snap));
       return reply.code(202).send();
     }
     if (body['os-reset_status']) {

@@ -48,7 +48,8 @@ async function createSnapshot(api: VolumeApi, request: FastifyRequest<{ Body: Cr
     status: 'creating',
     metadata: JSON.stringify(s.metadata ?? {}),
     error: null,
-    claim: null,
+    // Claimed by this service from the insert on (Manager.start).
+    claim: api.manager.token,
     created_at: now,
     updated_at: now,
   };
@@ -63,7 +64,7 @@ async function createSnapshot(api: VolumeApi, request: FastifyRequest<{ Body: Cr
     await trx.insertInto('snapshots').values(row).execute();
     await api.quotas.commit(trx, reservation);
   });
-  api.manager.spawn(`create snapshot ${row.id}`, () => api.manager.createSnapshot(row));
+  api.manager.start([['snapshots', row.id]], `create snapshot ${row.id}`, () => api.manager.createSnapshot(row));
   return row;
 }
 
@@ -106,14 +107,14 @@ export function registerSnapshots(app: FastifyInstance, api: VolumeApi): void {
     const row = await findSnapshot(api, request, request.params.id);
     const r = await api.db
       .updateTable('snapshots')
-      .set({ status: 'deleting', updated_at: nowIso() })
+      .set({ status: 'deleting', claim: api.manager.token, updated_at: nowIso() })
       .where('id', '=', row.id)
       .where('status', 'in', ['available', 'error', 'error_deleting'])
       .where('claim', 'is', null)
       .where((eb) => eb.not(eb.exists(eb.selectFrom('volumes as v').select('v.id').where('v.snapshot_id', '=', row.id).where('v.status', '=', 'creating'))))
       .executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) throw badRequest(`Invalid snapshot: Snapshot status must be available or error and must not be part of a group (status ${row.status}).`);
-    api.manager.spawn(`delete snapshot ${row.id}`, () => api.manager.deleteSnapshot({ ...row, status: 'deleting' }));
+    api.manager.start([['snapshots', row.id]], `delete snapshot ${row.id}`, () => api.manager.deleteSnapshot({ ...row, status: 'deleting' }));
     return reply.code(202).send();
   });
 }

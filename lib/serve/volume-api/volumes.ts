@@ -113,7 +113,8 @@ async function createVolume(api: VolumeApi, request: FastifyRequest<{ Params: Pr
     metadata: JSON.stringify(v.metadata ?? {}),
     bootable: 0,
     error: null,
-    claim: null,
+    // Claimed by this service from the insert on (Manager.start).
+    claim: api.manager.token,
     created_at: now,
     updated_at: now,
   };
@@ -132,13 +133,17 @@ async function createVolume(api: VolumeApi, request: FastifyRequest<{ Params: Pr
     // Cinder counts a volume against the quota from the moment its record exists (error volumes too).
     await api.quotas.commit(trx, reservation);
   });
-  api.manager.spawn(`create volume ${row.id}`, () => api.manager.createVolume(row));
+  api.manager.start([['volumes', row.id]], `create volume ${row.id}`, () => api.manager.createVolume(row));
   return row;
 }
 
-/** Marks the volume (and with cascade its snapshots) deleting in one transaction; 400/409 when it cannot be. */
-async function startDelete(api: VolumeApi, row: VolumeRow, cascade: boolean): Promise<void> {
-  await api.db.transaction().execute(async (trx) => {
+/**
+ * Marks the volume (and with cascade its snapshots) deleting and claimed by
+ * this service in one transaction; 400/409 when it cannot be. Resolves the
+ * ids of the snapshots marked.
+ */
+async function startDelete(api: VolumeApi, row: VolumeRow, cascade: boolean): Promise<string[]> {
+  return api.db.transaction().execute(async (trx) => {
     const snaps = await trx.selectFrom('snapshots').select(['id', 'status']).where('volume_id', '=', row.id).execute();
     if (snaps.length > 0 && !cascade) throw conflict(`Invalid volume: Volume ${row.id} still has ${snaps.length} dependent snapshots.`);
     if (cascade && snaps.some((s) => s.status !== 'available' && s.status !== 'error')) {
@@ -146,7 +151,7 @@ async function startDelete(api: VolumeApi, row: VolumeRow, cascade: boolean): Pr
     }
     const r = await trx
       .updateTable('volumes')
-      .set({ status: 'deleting', updated_at: nowIso() })
+      .set({ status: 'deleting', claim: api.manager.token, updated_at: nowIso() })
       .where('id', '=', row.id)
       .where('status', 'in', DELETABLE)
       .where('claim', 'is', null)
@@ -158,7 +163,9 @@ async function startDelete(api: VolumeApi, row: VolumeRow, cascade: boolean): Pr
         `Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer. (status ${row.status})`,
       );
     }
-    if (cascade) await trx.updateTable('snapshots').set({ status: 'deleting', updated_at: nowIso() }).where('volume_id', '=', row.id).execute();
+    if (!cascade) return [];
+    await trx.updateTable('snapshots').set({ status: 'deleting', claim: api.manager.token, updated_at: nowIso() }).where('volume_id', '=', row.id).execute();
+    return snaps.map((s) => s.id);
   });
 }
 
@@ -228,13 +235,14 @@ export function registerVolumes(app: FastifyInstance, api: VolumeApi): void {
     const cascadeRaw = request.query.cascade;
     if (cascadeRaw !== undefined && !/^(true|false|1|0|yes|no)$/i.test(cascadeRaw)) throw badRequest(`Invalid input received: cascade must be a boolean, got '${cascadeRaw}'`);
     const cascade = cascadeRaw !== undefined && /^(true|1|yes)$/i.test(cascadeRaw);
-    await startDelete(api, row, cascade);
-    api.manager.spawn(`delete volume ${row.id}`, async () => {
-      if (cascade) {
-        const snaps = await api.db.selectFrom('snapshots').selectAll().where('volume_id', '=', row.id).execute();
+    const snapIds = await startDelete(api, row, cascade);
+    const owned: Array<['volumes' | 'snapshots', string]> = [['volumes', row.id], ...snapIds.map((id) => ['snapshots', id] as ['snapshots', string])];
+    api.manager.start(owned, `delete volume ${row.id}`, async () => {
+      if (snapIds.length > 0) {
+        const snaps = await api.db.selectFrom('snapshots').selectAll().where('id', 'in', snapIds).execute();
         for (const s of snaps) await api.manager.deleteSnapshot(s);
         if (await api.db.selectFrom('snapshots').select('id').where('volume_id', '=', row.id).executeTakeFirst()) {
-          await api.db.updateTable('volumes').set({ status: 'error_deleting', updated_at: nowIso() }).where('id', '=', row.id).execute();
+          await api.manager.finish('volumes', row.id, { status: 'error_deleting', error: 'a snapshot of the volume could not be deleted' });
           return;
         }
       }
