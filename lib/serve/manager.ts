@@ -24,6 +24,7 @@ import type { RbdVolumeDriver } from '../cinder/driver';
 import type { Volume } from '../cinder/types';
 import { VolumeBackendAPIException, VolumeIsBusy } from '../cinder/errors';
 import { ImageBusy } from '../errors';
+import { InUseByStore, NotFound as StoreNotFound } from '../glance/errors';
 import type { GlanceStore } from '../glance/store';
 import { sleep } from '../internal/retry';
 import type { Logger } from '../logger';
@@ -75,6 +76,8 @@ export class Manager {
   readonly #inflight = new Set<Promise<void>>();
   /** `table/id` of records claimed by this service (start(), takeOver()) whose operation has not started yet. */
   readonly #taken = new Set<string>();
+  /** Image deletes running in this process, by image id (a second DELETE of the image waits for its own). */
+  readonly #imageDeletes = new Map<string, Promise<void>>();
   #closed = false;
 
   constructor(private readonly deps: ManagerDeps) {}
@@ -169,6 +172,21 @@ export class Manager {
       const won = await update(trx);
       if (won) await also(trx);
       return won;
+    });
+  }
+
+  /**
+   * Like start(), for an operation the request waits for: resolves or
+   * rejects with `run`'s outcome (rejects at once when the manager is closed).
+   */
+  run(owned: Array<[Table, string]>, what: string, run: () => Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.#closed) {
+        reject(new Error('the service is closing'));
+        return;
+      }
+      for (const [table, id] of owned) this.#taken.add(`${table}/${id}`);
+      this.spawn(what, () => run().then(resolve, reject));
     });
   }
 
@@ -298,6 +316,50 @@ export class Manager {
   }
 
   // ---- images -----------------------------------------------------------------------
+
+  /**
+   * pending_delete → gone: the image's data is deleted through the store,
+   * then the record (the quota usage given back with it). The record is in
+   * `pending_delete`, claimed, while the store delete runs, so a crash leaves
+   * it to reconciliation or a live service's takeover, which run this again
+   * (a missing image is fine). InUseByStore (the snapshot has clones, the
+   * image is open elsewhere: nothing of its data removed) puts it back to
+   * `active`; any other failure leaves it `pending_delete`, unclaimed, for a
+   * later DELETE or start to finish. Rejects with the store's error.
+   * `graceMs`: retry while busy (whileBusy).
+   */
+  deleteImage(row: ImageRow, graceMs = 0): Promise<void> {
+    const p = this.#deleteImage(row, graceMs).finally(() => {
+      if (this.#imageDeletes.get(row.id) === p) this.#imageDeletes.delete(row.id);
+    });
+    this.#imageDeletes.set(row.id, p);
+    return p;
+  }
+
+  /** The delete of image `id` running in this process, if any (deleteImage). */
+  imageDelete(id: string): Promise<void> | undefined {
+    return this.#imageDeletes.get(id);
+  }
+
+  async #deleteImage(row: ImageRow, graceMs: number): Promise<void> {
+    if (!(await this.#own('images', row.id, 'pending_delete'))) return;
+    if (row.location !== null) {
+      const location = row.location;
+      try {
+        await whileBusy(graceMs, () => this.deps.store.delete(location));
+      } catch (err) {
+        if (!(err instanceof StoreNotFound)) {
+          this.deps.logger.error(`delete image ${row.id}: ${errorText(err)}`);
+          await this.finish('images', row.id, err instanceof InUseByStore ? { status: 'active' } : {});
+          throw err;
+        }
+      }
+    }
+    await this.deps.db.transaction().execute(async (trx) => {
+      const r = await trx.deleteFrom('images').where('id', '=', row.id).where('claim', '=', this.token).executeTakeFirst();
+      if (Number(r.numDeletedRows) === 1) await this.deps.quotas.release(trx, row.owner, { images: 1 });
+    });
+  }
 
   /** Volume (status uploading) → image (status saving): raw or qcow2 through the driver. */
   async uploadVolumeToImage(volume: VolumeRow, image: ImageRow): Promise<void> {

@@ -19,6 +19,8 @@
  *                     inside rbd_create: listed, no header) is removed, and
  *                     so is a complete image (snapshot there: the upload
  *                     ended but the record was never set active)
+ *   image pending_delete the delete runs again: the store's delete of its
+ *                     data (a missing image is fine), then the record
  *
  * Status fixes happen before the service listens; the driver work (deletes,
  * re-creates, sweeping) runs in the background through the manager, retried
@@ -47,6 +49,8 @@ export interface ReconcileReport {
   volumes: Record<string, number>;
   snapshots: Record<string, number>;
   imagesKilled: number;
+  /** Interrupted image deletes run again (data, then record). */
+  imagesDeleted: number;
   /** Partial uploads, half-made names and complete images of killed uploads removed from the image pool. */
   swept: number;
   reservationsRolledBack: number;
@@ -223,8 +227,13 @@ async function removeComplete(d: ReconcileDeps, ids: Set<string>, report: Reconc
 
 async function reconcileImages(d: ReconcileDeps, report: ReconcileReport): Promise<void> {
   let killedNow = 0;
-  for (const row of await pending<ImageRow>(d, 'images', ['saving'])) {
+  for (const row of await pending<ImageRow>(d, 'images', ['saving', 'pending_delete'])) {
     if (!(await d.manager.takeOver('images', row.id, row.status, row.claim))) continue;
+    if (row.status === 'pending_delete') {
+      report.imagesDeleted++;
+      d.manager.spawn(`reconcile: delete image ${row.id}`, () => d.manager.deleteImage(row, BUSY_GRACE_MS));
+      continue;
+    }
     if (await d.manager.finish('images', row.id, { status: 'killed', location: null })) killedNow++;
   }
   report.imagesKilled += killedNow;
@@ -241,7 +250,7 @@ async function reconcileImages(d: ReconcileDeps, report: ReconcileReport): Promi
 }
 
 export async function reconcile(d: ReconcileDeps): Promise<ReconcileReport> {
-  const report: ReconcileReport = { volumes: {}, snapshots: {}, imagesKilled: 0, swept: 0, reservationsRolledBack: 0 };
+  const report: ReconcileReport = { volumes: {}, snapshots: {}, imagesKilled: 0, imagesDeleted: 0, swept: 0, reservationsRolledBack: 0 };
   await reconcileImages(d, report);
   await reconcileSnapshots(d, report);
   await reconcileVolumes(d, report);
@@ -251,7 +260,7 @@ export async function reconcile(d: ReconcileDeps): Promise<ReconcileReport> {
     for (const { id } of ids) await d.db.transaction().execute((trx) => d.quotas.rollback(trx, id));
     report.reservationsRolledBack = ids.length;
   }
-  const did = report.imagesKilled + report.swept + Object.values(report.volumes).length + Object.values(report.snapshots).length;
+  const did = report.imagesKilled + report.imagesDeleted + report.swept + Object.values(report.volumes).length + Object.values(report.snapshots).length;
   if (did > 0) d.logger.info(`reconciled: ${JSON.stringify(report)}`);
   return report;
 }

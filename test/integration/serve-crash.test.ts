@@ -5,7 +5,10 @@
  * same data directory: start-up reconciliation leaves no record pointing at
  * nothing and nothing in the pool that no record points at, also when the
  * upload was killed inside librbd's create (a half-made name) or after it
- * completed in the pool but before its record was set active.
+ * completed in the pool but before its record was set active. An image
+ * delete SIGKILLed after its record went `pending_delete` or inside the
+ * store's delete is finished at the restart: data and record both gone, and a
+ * second DELETE never drops the record while the data stays.
  */
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
@@ -16,6 +19,7 @@ import * as path from 'node:path';
 
 import { Image, ImageNotFound, Rbd } from '../../lib';
 import { UPLOAD_MARK } from '../../lib/glance/sweep';
+import { openDatabase } from '../../lib/serve/db';
 import { cli, connect } from '../helpers/cluster';
 import { makeHalfMade } from '../helpers/half-made-image';
 import { api, type Service, startService, waitFor } from '../helpers/serve';
@@ -207,5 +211,76 @@ describe('serve: concurrency and crash recovery', function () {
       await cluster.shutdown();
     }
     assert.equal((await api(`${svc.imageUrl}/v2/images/${id}`, P, { method: 'DELETE' })).status, 204);
+  });
+
+  const DIE_AT = path.join(__dirname, '..', 'helpers', 'serve-die-at.js');
+  const inImagePool = async (id: string): Promise<boolean> => (await cli('rbd', ['ls', 'images'])).split('\n').includes(id);
+
+  /** An active image of 1 MiB through the running service. */
+  async function activeImage(name: string): Promise<string> {
+    const url = `${svc!.imageUrl}/v2/images`;
+    const created = await api(url, P, { method: 'POST', body: { name, disk_format: 'raw', container_format: 'bare' } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = (created.body as { id: string }).id;
+    const put = await fetch(`${url}/${id}/file`, { method: 'PUT', headers: { 'x-auth-token': `u:${P}`, 'content-type': 'application/octet-stream' }, body: randomBytes(1024 * 1024) });
+    assert.equal(put.status, 204, await put.text());
+    assert.ok(await inImagePool(id));
+    return id;
+  }
+
+  /**
+   * The running service is stopped; one that SIGKILLs itself at `env`'s step
+   * (test/helpers/serve-die-at.ts) on the same data directory is sent a DELETE
+   * of image `id` and dies in it. Resolves the record the dead service left.
+   */
+  async function deleteDiesAt(id: string, env: NodeJS.ProcessEnv): Promise<{ status: string; claim: string | null } | undefined> {
+    assert.equal(await svc!.stop(), 0, svc!.stderr());
+    svc = undefined;
+    const c = await startService(data, [], env, DIE_AT);
+    const answered = await api(`${c.imageUrl}/v2/images/${id}`, P, { method: 'DELETE' }).then(
+      (r) => r.status,
+      () => undefined, // the connection drops with the process
+    );
+    const exited = c.proc.exitCode !== null || c.proc.signalCode !== null ? Promise.resolve() : new Promise((r) => c.proc.once('exit', r));
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    const died = c.proc.signalCode === 'SIGKILL';
+    await c.kill(); // already dead, or it answered instead of dying
+    if (!died || answered !== undefined) {
+      svc = await startService(data); // for the tests that follow
+      assert.fail(`the service did not die in the delete (it answered ${answered}); stderr:\n${c.stderr()}`);
+    }
+    const { db } = await openDatabase(undefined, data);
+    try {
+      return await db.selectFrom('images').select(['status', 'claim']).where('id', '=', id).executeTakeFirst();
+    } finally {
+      await db.destroy();
+    }
+  }
+
+  for (const [step, env] of [
+    ['after its record went pending_delete, before the store ran', (_id: string) => ({ SERVE_DIE_AT: '^delete image ' })],
+    ['inside the store\'s delete (snapshot removed, image not)', (id: string) => ({ SERVE_DIE_AT_REMOVE: `^${id}$` })],
+  ] as const) {
+    it(`SIGKILL in an image delete ${step}, restart: the data is deleted from the pool and the record goes`, async () => {
+      const id = await activeImage(`del-${step.slice(0, 5)}`);
+      const left = await deleteDiesAt(id, env(id));
+      const inPoolAtDeath = await inImagePool(id);
+      svc = await startService(data);
+      await waitFor(async () => (await api(`${svc!.imageUrl}/v2/images/${id}`, P)).status, (st) => st === 404, 150_000);
+      assert.ok(!(await inImagePool(id)), `image ${id} left in the pool without a record`);
+      // What the dead delete had left: its record pending_delete, its data in the pool.
+      assert.deepEqual([left?.status, inPoolAtDeath], ['pending_delete', true]);
+    });
+  }
+
+  it('SIGKILL inside the store\'s delete of an image, restart, DELETE again at once: it ends with neither data nor record', async () => {
+    const id = await activeImage('del-again');
+    await deleteDiesAt(id, { SERVE_DIE_AT_REMOVE: `^${id}$` });
+    svc = await startService(data);
+    // The restarted service runs the delete again (reconciliation); the second DELETE waits for it, or finds the record gone.
+    const again = await api(`${svc.imageUrl}/v2/images/${id}`, P, { method: 'DELETE' });
+    assert.ok(again.status === 204 || again.status === 404, `second DELETE: ${again.status} ${JSON.stringify(again.body)}`);
+    assert.ok(!(await inImagePool(id)), `image ${id} left in the pool after the second DELETE answered ${again.status}`);
+    assert.equal((await api(`${svc.imageUrl}/v2/images/${id}`, P)).status, 404);
   });
 });

@@ -6,7 +6,8 @@
  * consistent with the pool; the dead service's row is removed. A live
  * service's claim (fresh heartbeat) is never taken. A service killed right
  * after its API made a record, before any worker ran, leaves it claimed, so
- * it is taken over too; an extend taken over settles its quota reservation.
+ * it is taken over too; an extend taken over settles its quota reservation;
+ * an image delete killed midway is finished by the taker (data, then record).
  */
 import { strict as assert } from 'node:assert';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -170,10 +171,12 @@ describe('serve: claims of a dead service are taken over (PostgreSQL)', function
   /**
    * Sends `send` to a new service that SIGKILLs itself when its API hands the
    * manager an operation matching `step` (after the request's transaction,
-   * before any worker ran: test/helpers/serve-die-at.ts). Resolves its token.
+   * before any worker ran), or at the step `step`'s variables name
+   * (test/helpers/serve-die-at.ts). Resolves its token.
    */
-  async function diesAt(step: string, send: (svc: Service) => Promise<unknown>): Promise<string> {
-    const c = await startService(path.join(dir, `dies-${randomBytes(3).toString('hex')}`), flags, { SERVE_DIE_AT: step }, DIE_AT);
+  async function diesAt(step: string | NodeJS.ProcessEnv, send: (svc: Service) => Promise<unknown>): Promise<string> {
+    const env = typeof step === 'string' ? { SERVE_DIE_AT: step } : step;
+    const c = await startService(path.join(dir, `dies-${randomBytes(3).toString('hex')}`), flags, env, DIE_AT);
     const token = await tokenOf(c);
     assert.ok(token, 'the dying service wrote its row');
     await send(c).catch(() => undefined); // the connection drops with the process
@@ -218,6 +221,35 @@ describe('serve: claims of a dead service are taken over (PostgreSQL)', function
     assert.equal((await api(`${b!.volumeUrl}/${P}/volumes/${created}?cascade=true`, P, { method: 'DELETE' })).status, 202);
     assert.equal((await api(`${b!.volumeUrl}/${P}/volumes/${source}`, P, { method: 'DELETE' })).status, 202);
     for (const id of [created, source]) await waitFor(() => volume(id), (v) => v === undefined, 60_000);
+  });
+
+  it('an image delete SIGKILLed after its record went pending_delete, or inside the store\'s delete: B takes it over and deletes data and record; a DELETE through B meanwhile never drops the record alone', async () => {
+    for (const [name, env] of [
+      ['in-store', (id: string) => ({ SERVE_DIE_AT_REMOVE: `^${id}$` })],
+      ['before-store', () => ({ SERVE_DIE_AT: '^delete image ' })],
+    ] as const) {
+      const url = `${b!.imageUrl}/v2/images`;
+      const created = await api(url, P, { method: 'POST', body: { name: `deleted-by-dead-${name}`, disk_format: 'raw', container_format: 'bare' } });
+      const id = (created.body as { id: string }).id;
+      const put = await fetch(`${url}/${id}/file`, { method: 'PUT', headers: { 'x-auth-token': `u:${P}`, 'content-type': 'application/octet-stream' }, body: randomBytes(1024 * 1024) });
+      assert.equal(put.status, 204, await put.text());
+      let answered: number | undefined;
+      const tokenC = await diesAt(env(id), async (c) => {
+        answered = (await api(`${c.imageUrl}/v2/images/${id}`, P, { method: 'DELETE' })).status;
+      });
+      const left = await image(id);
+      const inPoolAtDeath = await inPool(id);
+      // A DELETE through B at once: the dead service's claim is not B's to take yet (409), or B already took it over and finished.
+      const again = await api(`${url}/${id}`, P, { method: 'DELETE' });
+      if (again.status === 409) assert.ok(await db!.selectFrom('images').select('id').where('id', '=', id).executeTakeFirst(), `${name}: 409, and the record is kept`);
+      else assert.ok([204, 404].includes(again.status) && !(await inPool(id)), `${name}: DELETE through B answered ${again.status}; the image in the pool: ${String(await inPool(id))}`);
+      // B takes the delete over once the dead service's lease ran out: data, then record.
+      await waitFor(() => db!.selectFrom('images').select('status').where('id', '=', id).executeTakeFirst(), (r) => r === undefined, 60_000);
+      assert.ok(!(await inPool(id)), `${name}: image ${id} left in the pool without a record`);
+      // The service died in the delete, leaving the record pending_delete under its claim and the data in the pool.
+      assert.equal(answered, undefined, `${name}: the service answered the DELETE instead of dying in it`);
+      assert.deepEqual([left.status, left.claim, inPoolAtDeath], ['pending_delete', tokenC, true], `${name}: what the dead delete left`);
+    }
   });
 
   it('an extend taken over from a dead service settles its quota reservation: rolled back when the image did not grow, committed when it did', async () => {

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
-import { InUseByStore, NotFound as StoreNotFound } from '../../glance/errors';
+import { InUseByStore } from '../../glance/errors';
 import type { ImageRow } from '../db/schema';
 import { badRequest, conflict, forbidden, notFound } from '../errors';
 import { errorText, nowIso } from '../manager';
@@ -139,25 +139,57 @@ function applyPatch(row: ImageRow, ops: PatchOp[]): Partial<ImageRow> {
   return set;
 }
 
-async function deleteImage(api: ImageApi, request: FastifyRequest, row: ImageRow): Promise<void> {
-  checkOwner(request, row);
-  if (row.protected === 1) throw forbidden(`Image ${row.id} is protected and cannot be deleted.`);
-  // Claim it so an upload or a volume create cannot take it meanwhile; a running upload
-  // (claimed) notices the record is gone when it finishes and removes its data.
-  const claimed = await api.manager.claim('images', row.id, row.status);
-  if (claimed && row.location !== null) {
-    try {
-      await api.store.delete(row.location);
-    } catch (err) {
-      await api.manager.finish('images', row.id, {});
-      if (err instanceof InUseByStore) throw conflict(`Image ${row.id} could not be deleted because it is in use: ${errorText(err)}`);
-      if (!(err instanceof StoreNotFound)) throw err;
+/**
+ * DELETE: the record goes to `pending_delete`, claimed by this service, in one
+ * conditional update that only one request wins; then the manager deletes the
+ * data and the record, the request waiting (Glance answers 204 once both are
+ * gone). A crash in between leaves the record `pending_delete` under a dead
+ * claim, which reconciliation or a live service's takeover finishes. A record
+ * `saving` is an upload's (claimed): it is deleted at once, and the upload,
+ * finding it gone, removes its data.
+ */
+async function deleteImage(api: ImageApi, request: FastifyRequest, found: ImageRow): Promise<void> {
+  let row: ImageRow | undefined = found;
+  // A few rounds: the status may move on between the read and the update (queued → saving → active).
+  for (let round = 0; row !== undefined && round < 5; round++) {
+    checkOwner(request, row);
+    if (row.protected === 1) throw forbidden(`Image ${row.id} is protected and cannot be deleted.`);
+    if (row.status === 'pending_delete' && row.claim !== null) {
+      // Being deleted: by this service (a request, or reconciliation after a restart) → wait for it;
+      // by another service (alive, or dead and soon taken over) → the client tries again.
+      const running = row.claim === api.manager.token ? api.manager.imageDelete(row.id) : undefined;
+      if (running === undefined) throw conflict(`Image ${row.id} is being deleted; try again later.`);
+      await running.catch(() => undefined);
+    } else if (row.status === 'saving') {
+      const r = await api.db.transaction().execute(async (trx) => {
+        const d = await trx.deleteFrom('images').where('id', '=', row!.id).where('status', '=', 'saving').executeTakeFirst();
+        if (Number(d.numDeletedRows) === 1) await api.quotas.release(trx, row!.owner, { images: 1 });
+        return Number(d.numDeletedRows) === 1;
+      });
+      if (r) return;
+    } else {
+      const r = await api.db
+        .updateTable('images')
+        .set({ status: 'pending_delete', claim: api.manager.token, updated_at: nowIso() })
+        .where('id', '=', row.id)
+        .where('status', '=', row.status)
+        .where('claim', 'is', null)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 1) {
+        const claimed: ImageRow = { ...row, status: 'pending_delete', claim: api.manager.token };
+        try {
+          await api.manager.run([['images', row.id]], `delete image ${row.id}`, () => api.manager.deleteImage(claimed));
+        } catch (err) {
+          if (err instanceof InUseByStore) throw conflict(`Image ${row.id} could not be deleted because it is in use: ${errorText(err)}`);
+          throw err;
+        }
+        return;
+      }
     }
+    row = await api.db.selectFrom('images').selectAll().where('id', '=', found.id).executeTakeFirst();
   }
-  await api.db.transaction().execute(async (trx) => {
-    const r = await trx.deleteFrom('images').where('id', '=', row.id).executeTakeFirst();
-    if (Number(r.numDeletedRows) === 1) await api.quotas.release(trx, row.owner, { images: 1 });
-  });
+  if (row === undefined) return; // deleted meanwhile (by this request's wait, or another request)
+  throw conflict(`Image ${row.id} could not be deleted: its status is changing (${row.status}); try again.`);
 }
 
 export function registerImages(app: FastifyInstance, api: ImageApi): void {
